@@ -1,0 +1,60 @@
+// Package assets holds Ringside's icons and desktop entry template, embedded
+// in the binary.
+//
+// The PNGs are drawn by ./gen (run `go generate` in this directory after
+// changing it) and committed, so building needs no image tools. A tray icon
+// on Linux must be a raster PNG: StatusNotifierItem hosts show nothing for SVG.
+package assets
+
+//go:generate go run ./gen -out .
+
+import (
+	"embed"
+	"fmt"
+)
+
+//go:embed icon.png tray-connected.png tray-reconnecting.png tray-failed.png tray-offline.png ringside.desktop.in
+var files embed.FS // read-only
+
+// Tray icon states, one per connection state shown in the system tray.
+const (
+	TrayConnected    = "connected"
+	TrayReconnecting = "reconnecting"
+	TrayFailed       = "failed"
+	TrayOffline      = "offline"
+)
+
+// Icon returns the application icon, a 256x256 PNG.
+func Icon() []byte {
+	return read("icon.png")
+}
+
+// Tray returns the 64x64 PNG tray icon for state, one of TrayConnected,
+// TrayReconnecting, TrayFailed and TrayOffline; any other state gets the
+// offline icon.
+func Tray(state string) []byte {
+	switch state {
+	case TrayConnected, TrayReconnecting, TrayFailed, TrayOffline:
+		return read("tray-" + state + ".png")
+	default:
+		return read("tray-" + TrayOffline + ".png")
+	}
+}
+
+// DesktopEntry returns the freedesktop.org desktop entry template. Replace
+// @BIN@ with the absolute path of the ringside binary before installing it
+// as ringside.desktop (see `make install`).
+func DesktopEntry() []byte {
+	return read("ringside.desktop.in")
+}
+
+// read returns a fresh copy of an embedded file, so callers may modify it.
+func read(name string) []byte {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		// Only a name missing from the go:embed line gets here; the tests
+		// read every file.
+		panic(fmt.Sprintf("assets: %s is not embedded: %v", name, err))
+	}
+	return b
+}

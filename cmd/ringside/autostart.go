@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ringside/ringside/settings"
+)
+
+// autostart turns starting with the desktop session on or off.
+func (e *env) autostart(args []string) error {
+	if len(args) != 1 {
+		return usageError{errors.New("usage: ringside autostart on|off|status")}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("autostart: find this program: %w", err)
+	}
+	as := settings.NewAutostart("ringside", "Ringside", []string{exe})
+	switch args[0] {
+	case "on":
+		if err := as.Enable(); err != nil {
+			return fmt.Errorf("autostart: %w", err)
+		}
+		fmt.Fprintln(e.stdout, "Ringside will start when you log in")
+	case "off":
+		if err := as.Disable(); err != nil {
+			return fmt.Errorf("autostart: %w", err)
+		}
+		fmt.Fprintln(e.stdout, "Ringside will not start when you log in")
+	case "status":
+		on, err := as.Enabled()
+		if err != nil {
+			return fmt.Errorf("autostart: %w", err)
+		}
+		fmt.Fprintln(e.stdout, map[bool]string{true: "on", false: "off"}[on])
+	default:
+		return usageError{fmt.Errorf("autostart: unknown %q: want on, off or status", args[0])}
+	}
+	return nil
+}
+
+// config prints the example settings file or the settings path.
+func (e *env) config(args []string) error {
+	if len(args) != 1 {
+		return usageError{errors.New("usage: ringside config example|path")}
+	}
+	switch args[0] {
+	case "example":
+		_, err := e.stdout.Write(settings.Example())
+		return err
+	case "path":
+		fmt.Fprintln(e.stdout, settings.DefaultPath())
+		return nil
+	}
+	return usageError{fmt.Errorf("config: unknown %q: want example or path", args[0])}
+}
