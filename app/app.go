@@ -202,17 +202,17 @@ func (lc lookupChain) Lookup(ctx context.Context, p connectors.Phone) (connector
 }
 
 // Run runs the engine, every source and the delivery workers until ctx is
-// done, then waits for all of them.
+// done (or the engine fails), then waits for all of them.
 func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	var engineErr error
-	srcCtx, stopSources := context.WithCancel(ctx)
-	defer stopSources()
 	wg.Go(func() { // exits when ctx is done
 		engineErr = a.Engine.Run(ctx)
-		stopSources() // without an engine, sources would block on Emit
+		cancel() // without an engine nothing else can work
 	})
-	wg.Go(func() { a.Runner.Run(srcCtx) }) // exits when srcCtx is done
+	wg.Go(func() { a.Runner.Run(ctx) }) // exits when ctx is done
 	if a.Delivery != nil {
 		wg.Go(func() { a.Delivery.Run(ctx) }) // exits when ctx is done (+ grace)
 	}

@@ -56,9 +56,10 @@ type Engine struct {
 
 	// Owned by Run.
 	live    map[string]*liveCall            // by call key: calls in flight and recently ended
-	refs    map[journal.Ref]string           // vendor id → call key, for live calls
+	refs    map[journal.Ref]string          // vendor id → call key, for live calls
 	byPhone map[string]map[string]*liveCall // phone key → live calls with that number
-	unsaved []journal.Change       // writes that failed, retried in order
+	unsaved []journal.Change                // writes that failed, retried in order
+	asking  map[string][]string             // phone key → calls waiting for its lookup
 	status  connectors.AgentStatus
 	lookups sync.WaitGroup
 }
@@ -70,9 +71,9 @@ type liveCall struct {
 }
 
 type lookupResult struct {
-	key     string
-	contact connectors.Contact
-	err     error
+	phoneKey string
+	contact  connectors.Contact
+	err      error
 }
 
 // keepEnded is how long an ended call stays in memory to absorb late and
@@ -101,6 +102,7 @@ func NewEngine(cfg EngineConfig, j Journal, lookup connectors.Lookuper, bus *Bus
 		live:    make(map[string]*liveCall),
 		refs:    make(map[journal.Ref]string),
 		byPhone: make(map[string]map[string]*liveCall),
+		asking:  make(map[string][]string),
 	}
 	if cfg.CacheTTL > 0 {
 		e.cache = expirable.NewLRU[string, connectors.Contact](4096, nil, cfg.CacheTTL)
@@ -330,50 +332,55 @@ func (e *Engine) finish(lc *liveCall) []journal.Item {
 func (e *Engine) startLookup(ctx context.Context, lc *liveCall) {
 	key := lc.call.Phone.Key()
 	if e.lookup == nil || key == "" {
-		e.onLookup(ctx, lookupResult{key: lc.call.Key})
+		e.fill(ctx, lc.call.Key, connectors.Contact{})
 		return
 	}
 	if e.cache != nil {
 		if c, ok := e.cache.Get(key); ok {
-			e.onLookup(ctx, lookupResult{key: lc.call.Key, contact: c})
+			e.fill(ctx, lc.call.Key, c)
 			return
 		}
 	}
-	phone, callKey := lc.call.Phone, lc.call.Key
+	if waiting, ok := e.asking[key]; ok { // the CRM is already being asked
+		e.asking[key] = append(waiting, lc.call.Key)
+		return
+	}
+	e.asking[key] = []string{lc.call.Key}
+	phone := lc.call.Phone
 	e.lookups.Go(func() { // exits within LookupTimeout
 		lctx, cancel := context.WithTimeout(ctx, e.cfg.LookupTimeout)
 		defer cancel()
 		c, err := e.lookup.Lookup(lctx, phone)
-		if err == nil && e.cache != nil {
-			e.cache.Add(phone.Key(), c)
-		}
 		select {
-		case e.results <- lookupResult{key: callKey, contact: c, err: err}:
+		case e.results <- lookupResult{phoneKey: phone.Key(), contact: c, err: err}:
 		case <-ctx.Done():
 		}
 	})
 }
 
+// onLookup fills every call that waited for this number's answer.
 func (e *Engine) onLookup(ctx context.Context, r lookupResult) {
-	lc, ok := e.live[r.key]
+	if r.err != nil {
+		e.log.Warn("crm lookup failed", "error", r.err)
+	} else if e.cache != nil {
+		e.cache.Add(r.phoneKey, r.contact)
+	}
+	for _, callKey := range e.asking[r.phoneKey] {
+		e.fill(ctx, callKey, r.contact)
+	}
+	delete(e.asking, r.phoneKey)
+}
+
+func (e *Engine) fill(ctx context.Context, callKey string, c connectors.Contact) {
+	lc, ok := e.live[callKey]
 	if !ok {
 		return
 	}
-	if r.err != nil {
-		e.log.Warn("crm lookup failed", "call", r.key, "error", r.err)
-	}
-	lc.call.Contact = r.contact
+	lc.call.Contact = c
 	e.bus.Publish(Update{Kind: UpdateCall, At: e.clock.Now(), Call: lc.call, Phase: PhaseFilled})
-	if !r.contact.Known() {
-		return
+	if c.Known() {
+		e.save(ctx, journal.Change{Call: lc.call})
 	}
-	ch := journal.Change{Call: lc.call}
-	if lc.call.State == journal.StateEnded && e.cfg.Sink != "" {
-		// The call ended before the CRM answered: refresh the pending log
-		// so it names the contact. A delivered log is left alone.
-		ch.Enqueue = []journal.Item{{Sink: e.cfg.Sink, CallKey: lc.call.Key, Log: callLog(lc.call, lc.call.Revision)}}
-	}
-	e.save(ctx, ch)
 }
 
 // save writes a change, keeping it for a later retry when the journal
@@ -441,8 +448,7 @@ func (e *Engine) onSweep(ctx context.Context) {
 }
 
 // Annotate sets the agent's note and disposition on a call. On an ended
-// call the CRM gets them too: the pending log is updated in place, or, when
-// it was already delivered, a new revision is queued.
+// call the CRM gets them too, as a new revision of the call's log.
 func (e *Engine) Annotate(ctx context.Context, callKey, note, disposition string) error {
 	return e.do(ctx, func(ctx context.Context) error {
 		c, lc, err := e.call(ctx, callKey)
@@ -475,18 +481,19 @@ func (e *Engine) Annotate(ctx context.Context, callKey, note, disposition string
 	})
 }
 
-// nextRevision keeps the current revision while its log is still pending
-// (the update replaces it) and moves on once it has been delivered or refused.
+// nextRevision is the revision a changed note goes out as. Every change
+// after the first log is a new revision with its own idempotency key:
+// rewriting a queued log in place could race a worker already sending it,
+// and the CRM would then drop the update as a repeat of the old key.
 func (e *Engine) nextRevision(ctx context.Context, c journal.Call) (int, error) {
 	items, err := e.journal.Items(ctx, c.Key)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox of call %s: %w", c.Key, err)
 	}
 	rev := max(c.Revision, 1)
-	key := callLog(c, rev).Key
 	for _, it := range items {
-		if it.Log.Key == key && it.Sink == e.cfg.Sink && it.State != journal.ItemPending {
-			return rev + 1, nil
+		if it.Sink == e.cfg.Sink && it.Log.Revision >= rev {
+			rev = it.Log.Revision + 1
 		}
 	}
 	return rev, nil

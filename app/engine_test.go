@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -250,7 +252,7 @@ func TestEngineFoldsCalls(t *testing.T) {
 					h.ev(connectors.KindEnded, "0040211234567", from("crm", "retailcrm"), withResult(connectors.ResultBusy)),
 				}
 			},
-			wantCalls: 1, wantState: journal.StateEnded, wantResult: connectors.ResultBusy, wantEvents: 2 /* the second ring changes nothing */,
+			wantCalls: 1, wantState: journal.StateEnded, wantResult: connectors.ResultBusy, wantEvents: 2, /* the second ring changes nothing */
 		},
 		{
 			name: "ring without answer is missed",
@@ -396,37 +398,29 @@ func TestEngineAnnotateRevisions(t *testing.T) {
 	h.emit(h.ev(connectors.KindEnded, "0211234567", withID("7.1")))
 	key := h.calls()[0].Key
 
-	// Still pending: the note rides on the same log.
-	if err := h.e.Annotate(ctx, key, "call back", "callback"); err != nil {
+	for i, note := range []string{"call back", "called back"} {
+		if err := h.e.Annotate(ctx, key, note, "disp"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := h.j.Items(ctx, key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	items, _ := h.j.Items(ctx, key)
-	if got, want := len(items), 1; got != want {
-		t.Fatalf("items after note on pending log = %d, want %d", got, want)
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Log.Key+"|"+it.Log.Note+"|"+it.Log.Disposition)
 	}
-	if got, want := items[0].Log.Note, "call back"; got != want {
-		t.Errorf("pending log note = %q, want %q", got, want)
-	}
-	// Delivered: a second revision with its own idempotency key.
-	if err := h.j.MarkDelivered(ctx, []int64{items[0].ID}, h.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.e.Annotate(ctx, key, "called back", "done"); err != nil {
-		t.Fatal(err)
-	}
-	items, _ = h.j.Items(ctx, key)
-	if got, want := len(items), 2; got != want {
-		t.Fatalf("items after note on delivered log = %d, want %d", got, want)
-	}
-	if got, want := items[1].Log.Key, key+"-r2"; got != want {
-		t.Errorf("revision key = %q, want %q", got, want)
-	}
-	if got, want := items[1].Log.Disposition, "done"; got != want {
-		t.Errorf("revision disposition = %q, want %q", got, want)
+	want := []string{key + "||", key + "-r2|call back|disp0", key + "-r3|called back|disp1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("outbox = %q\nwant %q", got, want)
 	}
 	c, _ := h.j.Get(ctx, key)
 	if got, want := c.Note, "called back"; got != want {
 		t.Errorf("journal note = %q, want %q", got, want)
+	}
+	if got, want := c.Revision, 3; got != want {
+		t.Errorf("revision = %d, want %d", got, want)
 	}
 }
 

@@ -70,7 +70,8 @@ type Batcher interface {
 // RateLimiter is implemented by connectors whose CRM limits request rate;
 // the outbox spaces its requests to stay under it.
 type RateLimiter interface {
-	// RateLimit is requests per second and the burst allowed.
+	// RateLimit is requests per second and the burst allowed; a rate of 0
+	// means no limit.
 	RateLimit() (perSecond float64, burst int)
 }
 
@@ -97,8 +98,10 @@ type Closer interface {
 
 // Section is one connector's part of the settings file.
 type Section interface {
-	// Decode fills v (a pointer to a struct with toml tags) and fails,
-	// naming the file and key, on unknown keys or wrong types.
+	// Decode fills v (a pointer to a struct with toml tags) with the
+	// section's vendor keys (type and enabled belong to the app and are not
+	// passed on) and fails, naming the file and key, on unknown keys or
+	// wrong types.
 	Decode(v any) error
 	// Where names the section for messages, e.g. `config.toml [connectors.office]`.
 	Where() string
@@ -113,8 +116,8 @@ type Secrets interface {
 
 // Deps is what the app hands every connector it makes.
 type Deps struct {
-	Name    string // instance name from the settings file
-	Logger  *slog.Logger
+	Name    string       // instance name from the settings file
+	Logger  *slog.Logger // already carries connector=<Name>
 	Secrets Secrets
 	Phones  *PhoneParser
 	Clock   clockwork.Clock
@@ -136,7 +139,7 @@ func (d Deps) HTTPClient(timeout time.Duration) *http.Client {
 type Type struct {
 	Name   string // the `type` value in the settings file
 	Doc    string // one line for humans
-	Sample []byte // a commented sample section, embedded from sample.toml
+	Sample []byte // a commented section body (no [connectors.x] header, no type key), embedded from sample.toml
 	// New validates the section and builds the connector. It makes no
 	// network call. The value returned implements one or more of Source,
 	// Lookuper, CallLogger, Dialer, StatusSetter, Tester.

@@ -97,3 +97,20 @@ func TestKeyringUnavailable(t *testing.T) {
 		t.Errorf("chain Get of a missing key = %v, want ErrSecretNotFound and ErrKeyringUnavailable", err)
 	}
 }
+
+// TestKeyringWithoutSessionBus checks that with no session bus at all the
+// keyring is reported unavailable at once, instead of godbus starting a
+// private bus with dbus-launch that outlives the process.
+func TestKeyringWithoutSessionBus(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Secret Service over D-Bus is the Linux keyring")
+	}
+	if _, err := os.Stat(fmt.Sprintf("/run/user/%d/bus", os.Getuid())); err == nil {
+		t.Skip("this machine has a systemd user bus")
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	_, err := NewKeyring().Get("office.password")
+	if !errors.Is(err, ErrKeyringUnavailable) || !strings.Contains(err.Error(), "no D-Bus session bus") {
+		t.Errorf("Get = %v, want ErrKeyringUnavailable saying there is no session bus", err)
+	}
+}

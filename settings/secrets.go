@@ -113,6 +113,9 @@ func (keyringStore) Get(key string) (string, error) {
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
+	if err := sessionBusReachable(); err != nil {
+		return "", &secretError{op: "reading", key: key, keyring: err}
+	}
 	v, err := keyring.Get(KeyringService, key)
 	switch {
 	case err == nil:
@@ -128,6 +131,9 @@ func (keyringStore) Set(key, value string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	if err := sessionBusReachable(); err != nil {
+		return &secretError{op: "storing", key: key, keyring: err}
+	}
 	err := keyring.Set(KeyringService, key, value)
 	switch {
 	case err == nil:
@@ -142,6 +148,9 @@ func (keyringStore) Set(key, value string) error {
 func (keyringStore) Delete(key string) error {
 	if err := checkKey(key); err != nil {
 		return err
+	}
+	if err := sessionBusReachable(); err != nil {
+		return &secretError{op: "deleting", key: key, keyring: err}
 	}
 	err := keyring.Delete(KeyringService, key)
 	switch {

@@ -250,7 +250,7 @@ func readFile(path string) ([]byte, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("settings: read %s: %w", path, err)
+		return nil, fmt.Errorf("settings: %w", err)
 	}
 	if len(data) > maxFileSize {
 		return nil, fmt.Errorf("settings: read %s: larger than %d bytes, not a settings file", path, maxFileSize)
@@ -260,6 +260,9 @@ func readFile(path string) ([]byte, error) {
 
 // parse decodes data read from path.
 func parse(path string, data []byte) (*Config, error) {
+	if err := checkNesting(path, data); err != nil {
+		return nil, err
+	}
 	doc := document{Config: *Defaults()}
 	md, err := toml.Decode(string(data), &doc)
 	if err != nil {
@@ -310,6 +313,75 @@ func parse(path string, data []byte) (*Config, error) {
 		return nil, errors.Join(problems...)
 	}
 	return c, nil
+}
+
+// Nesting limits: BurntSushi/toml takes time quadratic in the depth of a
+// key (16,000 nested inline tables take half a minute), and no settings file
+// comes near these.
+const (
+	maxNesting = 32   // open [ and { at once
+	maxDots    = 1024 // dots on one line: dotted keys, floats, times
+)
+
+// checkNesting refuses a file nested deeper than the limits, scanning it the
+// way TOML does: brackets and dots inside strings and comments do not count.
+func checkNesting(path string, data []byte) error {
+	depth, dots, line := 0, 0, 1
+	tooDeep := func(msg string) error {
+		return &FileError{File: path, Line: line, Msg: msg}
+	}
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '\n':
+			line++
+			dots = 0
+		case '#':
+			for i+1 < len(data) && data[i+1] != '\n' {
+				i++
+			}
+		case '"', '\'':
+			multi := i+2 < len(data) && data[i+1] == c && data[i+2] == c
+			if multi {
+				i += 2
+			}
+			for i++; i < len(data); i++ {
+				d := data[i]
+				if d == '\\' && c == '"' {
+					i++
+					if i < len(data) && data[i] == '\n' {
+						line++
+					}
+					continue
+				}
+				if d == '\n' {
+					if !multi {
+						i-- // an unterminated string: let the parser say so
+						break
+					}
+					line++
+				}
+				if d == c && (!multi || (i+2 < len(data) && data[i+1] == c && data[i+2] == c)) {
+					if multi {
+						i += 2
+					}
+					break
+				}
+			}
+		case '[', '{':
+			if depth++; depth > maxNesting {
+				return tooDeep(fmt.Sprintf("nested more than %d levels deep; a settings file never needs that", maxNesting))
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		case '.':
+			if dots++; dots > maxDots {
+				return tooDeep(fmt.Sprintf("more than %d dots on one line; a settings file never needs that", maxDots))
+			}
+		}
+	}
+	return nil
 }
 
 // hasPrefix reports whether k is inside one of the keys in prefixes.
@@ -605,7 +677,9 @@ func (c *Config) encode() ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.WriteString(fileHeader)
-	if err := toml.NewEncoder(&b).Encode(out); err != nil {
+	enc := toml.NewEncoder(&b)
+	enc.Indent = ""
+	if err := enc.Encode(out); err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
 	return b.Bytes(), nil

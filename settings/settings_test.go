@@ -708,3 +708,40 @@ func TestSaveNeedsPath(t *testing.T) {
 		t.Error("Save without a path succeeded")
 	}
 }
+
+func TestCheckNesting(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want string // "" when accepted
+	}{
+		{"example", string(Example()), ""},
+		{"brackets in strings and comments", "a = \"[[[[{{{{\" # [[[[{{{{\nb = '{{{{' \nc = \"\"\"\n[[[[\n\\\"\"\"\" \nd = '''{{{{\n'''\n" + strings.Repeat("e = \"[\\\"[\"\n", 40), ""},
+		{"deep but allowed", "a = " + strings.Repeat("[", 32) + strings.Repeat("]", 32) + "\n", ""},
+		{"many floats", "a = [" + strings.Repeat("1.5, ", 1000) + "]\n", ""},
+		{"nested too deep", "a = 1\nb = " + strings.Repeat("{c=", 33), `/x.toml:2: nested more than 32 levels deep`},
+		{"arrays too deep across lines", "b = " + strings.Repeat("[\n", 40), `/x.toml:33: nested more than 32 levels deep`},
+		{"dotted key too long", "a" + strings.Repeat(".b", 1100) + " = 1\n", `/x.toml:1: more than 1024 dots on one line`},
+		{"unterminated string does not hide what follows", "a = \"[[[\nb = " + strings.Repeat("[", 33), `/x.toml:2: nested`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkNesting("/x.toml", []byte(tt.body))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if (tt.want == "") != (got == "") || !strings.HasPrefix(got, tt.want) {
+				t.Errorf("checkNesting = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// A file of the largest size Load reads is refused quickly.
+	start := time.Now()
+	if _, err := parse("/x.toml", []byte("a = "+strings.Repeat("{b=", maxFileSize/3))); err == nil {
+		t.Error("parse accepted a deeply nested file")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("parse took %v on a deeply nested file", d)
+	}
+}

@@ -23,7 +23,7 @@ const (
 // Search reads the matches and sorts them. With more, one call in
 // calls/sparseMatches or more matches, and scanning the history newest first
 // finds a page soon. See BenchmarkSearch100k.
-const sparseMatches = 1000
+const sparseMatches = 500
 
 // ftsPhrase quotes s as an FTS5 phrase: with the trigram tokenizer, a
 // substring match.

@@ -24,6 +24,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -96,6 +97,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	lock := flock.New(path + ".lock")
 	locked, err := lock.TryLock()
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("journal: open %s: the directory is not writable: %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: lock %s: %w", path, err)
 	}
@@ -104,15 +108,16 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{path: path, lock: lock, sparse: sparseMatches}
 	if err := s.openWritable(); err != nil {
-		s.closeDBs()
-		_ = lock.Unlock() // the open error is the one worth reporting
+		// The open error is the one worth reporting.
+		_ = s.closeDBs()
+		_ = lock.Unlock()
 		return nil, err
 	}
 	return s, nil
 }
 
 func (s *Store) openWritable() error {
-	w, err := sql.Open("sqlite", dsn(s.path, false))
+	w, err := sql.Open("sqlite", dsn(s.path, writerConn))
 	if err != nil {
 		return fmt.Errorf("journal: open %s: %w", s.path, err)
 	}
@@ -131,7 +136,7 @@ func (s *Store) openWritable() error {
 		return openError(s.path, err)
 	}
 
-	r, err := sql.Open("sqlite", dsn(s.path, true)+"&"+url.Values{"_pragma": {"query_only(1)"}}.Encode())
+	r, err := sql.Open("sqlite", dsn(s.path, readerConn))
 	if err != nil {
 		return fmt.Errorf("journal: open %s: %w", s.path, err)
 	}
@@ -151,20 +156,26 @@ func openReadOnly(path string) (*Store, error) {
 	if fi.IsDir() {
 		return nil, fmt.Errorf("journal: open %s read-only: it is a directory", path)
 	}
-	r, err := sql.Open("sqlite", dsn(path, true)+"&mode=ro&"+url.Values{"_pragma": {"query_only(1)"}}.Encode())
+	r, err := sql.Open("sqlite", dsn(path, readOnlyConn))
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s read-only: %w", path, err)
 	}
 	r.SetMaxOpenConns(maxReaders)
 	s := &Store{path: path, r: r, sparse: sparseMatches}
 	ctx := context.Background()
-	var version int
-	if err := r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		s.closeDBs()
+	var version, appID int
+	err = r.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),
+		(SELECT application_id FROM pragma_application_id)`).Scan(&version, &appID)
+	if err != nil {
+		_ = s.closeDBs()
 		return nil, openError(path, err)
 	}
+	if appID != applicationID && version > 0 {
+		_ = s.closeDBs()
+		return nil, fmt.Errorf("journal: open %s read-only: the file is another program's SQLite database, not a Ringside journal", path)
+	}
 	if want := len(migrations()); version != want {
-		s.closeDBs()
+		_ = s.closeDBs()
 		if version > want {
 			return nil, fmt.Errorf("journal: open %s read-only: schema version %d is newer than this Ringside knows (%d); update Ringside", path, version, want)
 		}
@@ -173,10 +184,18 @@ func openReadOnly(path string) (*Store, error) {
 	return s, nil
 }
 
+// connRole is what a connection is for; dsn sets it up accordingly.
+type connRole int
+
+const (
+	writerConn   connRole = iota // the Store's one writer: switches the file to WAL
+	readerConn                   // a query-only reader beside the writer
+	readOnlyConn                 // a reader of a Store opened ReadOnly: mode=ro
+)
+
 // dsn is the driver's data source name for path: a file: URI, so that
 // SQLite's own parameters (mode=ro) apply and Windows paths survive.
-// The writer also switches the file to WAL; a reader only follows it.
-func dsn(path string, reader bool) string {
+func dsn(path string, role connRole) string {
 	p, err := filepath.Abs(path)
 	if err != nil {
 		p = path
@@ -188,10 +207,16 @@ func dsn(path string, reader bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(ON)")
-	if !reader {
+	switch role {
+	case writerConn:
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
+	case readOnlyConn:
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	case readerConn:
+		q.Add("_pragma", "query_only(1)")
 	}
 	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
 	return u.String()
@@ -268,25 +293,29 @@ func (s *Store) writer() (*sql.DB, error) {
 	return s.w, nil
 }
 
-// Check runs SQLite's quick_check, for `ringside doctor`. A nil error means
-// the file is sound.
-func (s *Store) Check(ctx context.Context) error {
-	rows, err := s.r.QueryContext(ctx, "PRAGMA quick_check")
+// writeTx runs fn in a write transaction and commits it when fn succeeds.
+func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	w, err := s.writer()
 	if err != nil {
-		return fmt.Errorf("journal: check %s: %w", s.path, err)
+		return err
 	}
-	defer rows.Close()
-	var problems []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return fmt.Errorf("journal: check %s: %w", s.path, err)
-		}
-		if line != "ok" {
-			problems = append(problems, line)
-		}
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	if err := rows.Err(); err != nil {
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Check runs SQLite's quick_check and checks the journal's derived data
+// (the outbox counts and, unless read-only, the search index), for
+// `ringside doctor`. A nil error means the file is sound.
+func (s *Store) Check(ctx context.Context) error {
+	problems, err := s.check(ctx)
+	if err != nil {
 		return fmt.Errorf("journal: check %s: %w", s.path, err)
 	}
 	if len(problems) > 0 {
@@ -299,4 +328,62 @@ func (s *Store) Check(ctx context.Context) error {
 		return fmt.Errorf("journal: check %s: the file is damaged: %s%s", s.path, strings.Join(problems, "; "), more)
 	}
 	return nil
+}
+
+func (s *Store) check(ctx context.Context) ([]string, error) {
+	var problems []string
+	rows, err := s.r.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return problems, nil // the rest reads a damaged file
+	}
+
+	rows, err = s.r.QueryContext(ctx, `SELECT coalesce(a.sink, b.sink), coalesce(a.state, b.state), coalesce(a.n, 0), coalesce(b.n, 0)
+		FROM (SELECT sink, state, count(*) AS n FROM outbox GROUP BY sink, state) a
+		FULL JOIN outbox_counts b ON a.sink = b.sink AND a.state = b.state
+		WHERE coalesce(a.n, 0) <> coalesce(b.n, 0)`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			sink, state string
+			have, count int
+		)
+		if err := rows.Scan(&sink, &state, &have, &count); err != nil {
+			return nil, err
+		}
+		problems = append(problems, fmt.Sprintf("outbox of %s has %d %s items, counted %d", sink, have, state, count))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	if s.w != nil {
+		// An FTS5 check is written as an INSERT, which query-only
+		// connections refuse; it writes nothing.
+		_, err := s.w.ExecContext(ctx, `INSERT INTO calls_search (calls_search, rank) VALUES ('integrity-check', 1)`)
+		if sqliteCode(err) == sqlite3.SQLITE_CORRUPT {
+			problems = append(problems, "the search index does not match the calls: "+err.Error())
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return problems, nil
 }

@@ -85,12 +85,28 @@ func TestOpenCreatesDirectoryAndSchema(t *testing.T) {
 	if err := s.Check(context.Background()); err != nil {
 		t.Error(err)
 	}
-	var mode string
-	if err := s.r.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
-		t.Fatal(err)
+	pragmas := []struct {
+		db   *sql.DB
+		name string
+		want string
+	}{
+		{s.w, "journal_mode", "wal"},
+		{s.w, "synchronous", "1"}, // NORMAL
+		{s.w, "busy_timeout", "5000"},
+		{s.w, "foreign_keys", "1"},
+		{s.w, "query_only", "0"},
+		{s.r, "journal_mode", "wal"},
+		{s.r, "busy_timeout", "5000"},
+		{s.r, "query_only", "1"},
 	}
-	if got, want := mode, "wal"; got != want {
-		t.Errorf("journal_mode = %q, want %q", got, want)
+	for _, p := range pragmas {
+		var got string
+		if err := p.db.QueryRow("PRAGMA " + p.name).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != p.want {
+			t.Errorf("PRAGMA %s = %q, want %q", p.name, got, p.want)
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -390,13 +406,52 @@ func TestOpenErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer db.Close()
-				if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
+				if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = 99; PRAGMA application_id = %d", applicationID)); err != nil {
 					t.Fatal(err)
 				}
 				return path
 			},
 			want:   "schema version 99 is newer",
 			wantRO: "schema version 99 is newer",
+		},
+		{
+			name: "another program's database",
+			setup: func(t *testing.T) string {
+				path := filepath.Join(t.TempDir(), "ringside.db")
+				db, err := sql.Open("sqlite", path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				if _, err := db.Exec("CREATE TABLE notes (x); PRAGMA user_version = 1"); err != nil {
+					t.Fatal(err)
+				}
+				return path
+			},
+			want:   "another program's SQLite database",
+			wantRO: "another program's SQLite database",
+		},
+		{
+			name: "read-only file",
+			setup: func(t *testing.T) string {
+				if os.Geteuid() == 0 || runtime.GOOS == "windows" {
+					t.Skip("root writes read-only files")
+				}
+				path := filepath.Join(t.TempDir(), "ringside.db")
+				s, err := Open(path, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, 0o400); err != nil {
+					t.Fatal(err)
+				}
+				return path
+			},
+			want:   "read-only",
+			wantRO: "",
 		},
 	}
 	for _, tt := range tests {
@@ -407,6 +462,14 @@ func TestOpenErrors(t *testing.T) {
 				want string
 			}{{Options{}, tt.want}, {Options{ReadOnly: true}, tt.wantRO}} {
 				s, err := Open(path, c.opts)
+				if c.want == "" { // a read-only Open of a read-only file
+					if err != nil {
+						t.Errorf("Open(%+v): %v", c.opts, err)
+					} else {
+						s.Close()
+					}
+					continue
+				}
 				if err == nil {
 					s.Close()
 					t.Fatalf("Open(%+v) succeeded", c.opts)
@@ -511,4 +574,38 @@ func TestSaveDiskFull(t *testing.T) {
 		t.Fatalf("Save after freeing space: %v", err)
 	}
 	checkState(big.Note, 2, 2, true)
+}
+
+func TestCheckFindsDamage(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		damage []string // raw SQL run on the writer
+		want   string
+	}{
+		{"sound", nil, ""},
+		{"outbox counts", []string{`UPDATE outbox_counts SET n = 7 WHERE state = 'pending'`}, "outbox of crm has 1 pending items, counted 7"},
+		{"search index", []string{`DROP TRIGGER calls_search_update`, `UPDATE calls SET digits = '999'`}, "search index does not match"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			save(t, s, Change{Call: ended("k", 0, "0211234567", "+40211234567"), Enqueue: []Item{logItem("crm", "k", 1)}})
+			for _, q := range tt.damage {
+				if _, err := s.w.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := s.Check(ctx)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("Check: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), s.Path()) {
+				t.Errorf("Check: got %v, want an error naming the file and saying %q", err, tt.want)
+			}
+		})
+	}
 }

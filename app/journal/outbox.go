@@ -102,8 +102,9 @@ func (s *Store) NextDue(ctx context.Context, sink string) (time.Time, bool, erro
 }
 
 // MarkDelivered records that the sink accepted the items ids at at: each
-// counts one more attempt, becomes delivered and loses its last error. All
-// or none are marked; an unknown id fails the lot with ErrNotFound.
+// counts one more attempt, becomes delivered and loses its last error,
+// whatever state it was in (the sink's word is final). All or none are
+// marked, in one transaction; an unknown id fails the lot with ErrNotFound.
 func (s *Store) MarkDelivered(ctx context.Context, ids []int64, at time.Time) error {
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, id := range ids {
@@ -263,7 +264,7 @@ func (s *Store) stats(ctx context.Context, sink string) (Stats, error) {
 		filter, args = ` AND sink = ?`, []any{sink}
 	}
 	var st Stats
-	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM outbox WHERE 1`+filter+` GROUP BY state`, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT state, sum(n) FROM outbox_counts WHERE 1`+filter+` GROUP BY state`, args...)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -292,28 +293,13 @@ func (s *Store) stats(ctx context.Context, sink string) (Stats, error) {
 	if err := rows.Err(); err != nil {
 		return Stats{}, err
 	}
+	// outbox_errors holds the undelivered items by error_at; the repeated
+	// state condition lets the query use it.
 	err = s.r.QueryRowContext(ctx, `SELECT last_error FROM outbox
-		WHERE state IN ('pending', 'failed') AND last_error <> ''`+filter+`
+		WHERE state <> 'delivered' AND last_error <> ''`+filter+`
 		ORDER BY error_at DESC, id DESC LIMIT 1`, args...).Scan(&st.LastError)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return Stats{}, err
 	}
 	return st, nil
-}
-
-// writeTx runs fn in a write transaction and commits it when fn succeeds.
-func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	w, err := s.writer()
-	if err != nil {
-		return err
-	}
-	tx, err := w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }

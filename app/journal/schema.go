@@ -118,14 +118,44 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (sink, state, next_at);
 CREATE INDEX outbox_call ON outbox (call, state);
--- The few items not yet delivered, for the history's delivery filters.
+-- The few items not yet delivered: for the history's delivery filters, and
+-- for the newest error.
 CREATE INDEX outbox_undelivered ON outbox (state, call) WHERE state <> 'delivered';
+CREATE INDEX outbox_errors ON outbox (error_at) WHERE state <> 'delivered';
+
+-- Items per sink and state, kept by triggers, so that Stats does not count
+-- a year of delivered items each time the tray asks.
+CREATE TABLE outbox_counts (
+	sink  TEXT    NOT NULL,
+	state TEXT    NOT NULL,
+	n     INTEGER NOT NULL,
+	PRIMARY KEY (sink, state)
+) WITHOUT ROWID;
+CREATE TRIGGER outbox_count_insert AFTER INSERT ON outbox BEGIN
+	INSERT INTO outbox_counts (sink, state, n) VALUES (new.sink, new.state, 1)
+		ON CONFLICT (sink, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER outbox_count_update AFTER UPDATE OF sink, state ON outbox
+WHEN old.sink IS NOT new.sink OR old.state IS NOT new.state BEGIN
+	UPDATE outbox_counts SET n = n - 1 WHERE sink = old.sink AND state = old.state;
+	INSERT INTO outbox_counts (sink, state, n) VALUES (new.sink, new.state, 1)
+		ON CONFLICT (sink, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER outbox_count_delete AFTER DELETE ON outbox BEGIN
+	UPDATE outbox_counts SET n = n - 1 WHERE sink = old.sink AND state = old.state;
+END;
 `,
 	}
 }
 
+// applicationID marks the file as a Ringside journal ("RING"), for
+// `file ringside.db` and against opening another program's database.
+const applicationID = 0x52494e47
+
 // migrate brings the schema up to date in one transaction, and refuses a
-// file written by a newer Ringside.
+// file written by a newer Ringside or by another program. It always writes
+// the header, so that a file the process may not write fails here rather
+// than at the first Save.
 func migrate(ctx context.Context, db *sql.DB) error {
 	steps := migrations()
 	tx, err := db.BeginTx(ctx, nil)
@@ -134,24 +164,30 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 
-	var version int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	var version, appID, tables int
+	err = tx.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),
+		(SELECT application_id FROM pragma_application_id),
+		(SELECT count(*) FROM sqlite_schema)`).Scan(&version, &appID, &tables)
+	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
+	}
+	if appID != applicationID && (appID != 0 || tables > 0) {
+		return fmt.Errorf("the file is another program's SQLite database, not a Ringside journal")
 	}
 	if version > len(steps) {
 		return fmt.Errorf("schema version %d is newer than this Ringside knows (%d); update Ringside", version, len(steps))
-	}
-	if version == len(steps) {
-		return nil
 	}
 	for i := version; i < len(steps); i++ {
 		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
 			return fmt.Errorf("migrate schema to version %d: %w", i+1, err)
 		}
 	}
-	// PRAGMA takes no parameters; the value is a trusted integer.
+	// PRAGMA takes no parameters; the values are trusted integers.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
 		return fmt.Errorf("set schema version %d: %w", len(steps), err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+		return fmt.Errorf("mark the file as a Ringside journal: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate schema to version %d: %w", len(steps), err)

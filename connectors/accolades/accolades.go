@@ -147,10 +147,9 @@ func newConnector(where string, cfg Config, deps connectors.Deps) (*Connector, e
 		pongWait:         defaultPongWait,
 		writeWait:        writeWait,
 	}
-	if c.logger == nil {
+	if c.logger == nil { // deps.Logger already carries connector=<name>
 		c.logger = slog.New(slog.DiscardHandler)
 	}
-	c.logger = c.logger.With("connector", c.name)
 	if c.clock == nil {
 		c.clock = clockwork.NewRealClock()
 	}

@@ -23,6 +23,7 @@ var notificationNumberFields = [...]string{"phoneNumber", "number", "callerId", 
 //
 //	apiName=callNotification&event=answer&callId=1608743891.1344&userId=321&userType=agent&direction=in&phoneNumber=0211234567
 //
+// Its fields become an Event:
 //   - event answer is KindAnswered; confirmHangup and hangup are KindEnded
 //     (Extra["event"] keeps which);
 //   - callId (required) is Event.CallID, the same id as the socket's
@@ -58,7 +59,7 @@ func ParseNotification(form url.Values, phones *connectors.PhoneParser) (connect
 		return connectors.Event{}, errors.New("callId is missing")
 	}
 	if ev.CallID = cleanID(raw); ev.CallID == "" {
-		return connectors.Event{}, errors.New("callId is not a call id such as 1608743891.1344")
+		return connectors.Event{}, errors.New("callId is not a call id (number.number)")
 	}
 	ev.Agent = clip(get("userId"), 64)
 	ev.Extra = map[string]string{"event": event}

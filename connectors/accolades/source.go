@@ -145,7 +145,7 @@ func (c *Connector) connect(ctx context.Context) (*websocket.Conn, error) {
 // explainConnect puts a failed connection attempt in words.
 func (c *Connector) explainConnect(err error, resp *http.Response) string {
 	var (
-		unknownCA *x509.UnknownAuthorityError
+		unknownCA x509.UnknownAuthorityError
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
 		notTLS    tls.RecordHeaderError
@@ -182,6 +182,13 @@ func authRequest(idCrm string) []byte {
 var (
 	requestConfiguration = []byte(`{"type":"configuration"}`)
 	requestVersion       = []byte(`{"type":"version"}`)
+)
+
+// How long run waits for the reader after a write failed, and for the
+// server's answer to our close frame.
+const (
+	writeGrace = time.Second
+	closeGrace = time.Second
 )
 
 // session is one connection of Run.
@@ -222,12 +229,35 @@ func (s *session) run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-readerDone:
 		readerDone = nil
-	case err = <-writerDone:
+	case werr := <-writerDone:
 		writerDone = nil
+		// A failed write usually means the server has gone, and what it
+		// said last (connectionClosed) may still be unread: let the reader
+		// finish on its own first, briefly.
+		grace := time.NewTimer(writeGrace)
+		select {
+		case err = <-readerDone:
+			readerDone = nil
+		case <-ctx.Done():
+		case <-grace.C:
+			err = werr
+		}
+		grace.Stop()
 	}
 	close(s.quit)
 	if writerDone != nil {
 		<-writerDone // after a close frame, bounded by the write deadline
+	}
+	if readerDone != nil && ctx.Err() != nil {
+		// We said goodbye: let the server answer it, briefly, so that it has
+		// let go of the agent when the next Run (new settings) signs in.
+		grace := time.NewTimer(closeGrace)
+		select {
+		case <-readerDone:
+			readerDone = nil
+		case <-grace.C:
+		}
+		grace.Stop()
 	}
 	_ = s.conn.Close() // unblocks the reader
 	if readerDone != nil {

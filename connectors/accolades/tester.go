@@ -72,8 +72,15 @@ func (c *Connector) Probe(ctx context.Context) (string, error) {
 			if v != "" {
 				c.setConfiguration(func(conf *Configuration) { conf.Version = v })
 			}
+			// Close politely and wait (briefly) for the server's close, so
+			// that it has let go of the agent when Run connects next.
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(c.writeWait))
-			return v, nil
+			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			for {
+				if _, _, err := conn.ReadMessage(); err != nil {
+					return v, nil
+				}
+			}
 		case typeAuthFailed:
 			return "", c.testFailure(strings.TrimSpace(string(m.Reason)))
 		case typeConnectionClosed:

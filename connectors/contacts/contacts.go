@@ -200,7 +200,7 @@ func newBook(specs []fileSpec, phones *connectors.PhoneParser, logger *slog.Logg
 	}
 	b := &Book{
 		phones: phones,
-		logger: logger.With("connector", source),
+		logger: logger, // the app tags it with the connector name
 		clock:  clock,
 		source: source,
 	}

@@ -105,7 +105,6 @@ func newCRM(sec connectors.Section, deps connectors.Deps) (any, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
-	c.logger = c.logger.With("connector", c.name)
 	if c.clock == nil {
 		c.clock = clockwork.NewRealClock()
 	}

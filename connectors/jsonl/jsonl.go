@@ -124,7 +124,6 @@ func newSource(sec connectors.Section, deps connectors.Deps) (any, error) {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	s.logger = s.logger.With("connector", s.name)
 	if s.clock == nil {
 		s.clock = clockwork.NewRealClock()
 	}

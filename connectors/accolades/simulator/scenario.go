@@ -57,10 +57,10 @@ type Scenario struct {
 type callKind uint8
 
 const (
-	directIn  callKind = iota // someone dials the agent's phone
-	queueIn                   // a call-center queue routes a call to the agent
-	outgoing                  // the agent dials
-	missedIn                  // rings, nobody answers
+	directIn callKind = iota // someone dials the agent's phone
+	queueIn                  // a call-center queue routes a call to the agent
+	outgoing                 // the agent dials
+	missedIn                 // rings, nobody answers
 )
 
 // RunScenario places calls to the agent idCrm until ctx is done, one at a

@@ -166,14 +166,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	<-writerDone
 	_ = conn.Close()
 
+	s.release(ac)
 	s.mu.Lock()
 	delete(s.all, ac)
+	s.mu.Unlock()
+	close(ac.done)
+}
+
+// release forgets ac as its agent's connection, if it still is.
+func (s *Server) release(ac *agentConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if ac.id != "" && s.agents[ac.id] == ac {
 		delete(s.agents, ac.id)
 		s.notifyLocked()
 	}
-	s.mu.Unlock()
-	close(ac.done)
 }
 
 // read handles the client's requests until the connection fails.
@@ -190,10 +197,20 @@ func (s *Server) read(ac *agentConn) {
 		}
 		return err
 	})
+	// A client saying goodbye lets go of its agent before it hears the
+	// answer, so that it may sign in again at once.
+	conn.SetCloseHandler(func(code int, _ string) error {
+		s.release(ac)
+		err := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(5*time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	for {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
-			s.log.Debug("connection ended", "id", ac.id, "error", err)
+			s.log.Debug("connection ended", "error", err)
 			return
 		}
 		if ac.stalled.Load() {
@@ -216,7 +233,7 @@ func (s *Server) read(ac *agentConn) {
 			}
 		case "version":
 			if _, ok := s.agentOf(ac); ok {
-				ac.send(mustJSON(map[string]string{"type": "version", "value": s.opts.Version}))
+				ac.send(object("type", "version", "value", s.opts.Version))
 			}
 		default:
 			s.log.Debug("unknown request; ignored", "type", req.Type)
@@ -247,11 +264,11 @@ func (s *Server) auth(ac *agentConn, id string) {
 	s.mu.Unlock()
 	if failing {
 		s.log.Debug("sign-in refused", "id", id, "reason", reason)
-		ac.send(mustJSON(map[string]string{"type": "authFailed", "reason": reason}))
+		ac.send(object("type", "authFailed", "reason", reason))
 		return
 	}
 	s.log.Debug("signed in", "id", id)
-	ac.send(mustJSON(map[string]string{"type": s.opts.AuthReply, "version": s.opts.Version}))
+	ac.send(object("type", s.opts.AuthReply, "version", s.opts.Version))
 }
 
 func (s *Server) agentOf(ac *agentConn) (Agent, bool) {
@@ -349,11 +366,12 @@ func (s *Server) call(typ, id, number, uniqueID string, callCenter bool) error {
 	if callCenter {
 		cc = "yes"
 	}
-	msg := map[string]string{"type": typ, "phoneNumber": number, "callCenter": cc}
+	kv := []string{"type", typ, "phoneNumber", number}
 	if uniqueID != "" {
-		msg["uniqueId"] = uniqueID
+		kv = append(kv, "uniqueId", uniqueID)
 	}
-	return s.SendRaw(id, mustJSON(msg))
+	kv = append(kv, "callCenter", cc)
+	return s.SendRaw(id, object(kv...))
 }
 
 // SendRaw sends frame, as it is, to the agent's connection: garbage, error
@@ -534,6 +552,23 @@ func (s *Server) Notify(ctx context.Context, callbackURL string, form url.Values
 		return fmt.Errorf("simulator: notify: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
+}
+
+// object writes a JSON object of string members in the order given
+// (key, value, key, value…), as the documentation orders them.
+func object(kv ...string) []byte {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(mustJSON(kv[i]))
+		b.WriteByte(':')
+		b.Write(mustJSON(kv[i+1]))
+	}
+	b.WriteByte('}')
+	return []byte(b.String())
 }
 
 func mustJSON(v any) []byte {

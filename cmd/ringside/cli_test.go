@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringside/ringside/app/journal"
+	"github.com/ringside/ringside/connectors"
+)
+
+func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = run(ctx, args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestCLIBadInput(t *testing.T) {
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.toml")
+	writeFile(t, corrupt, "region = \"RO\"\n[lookup\ntimeout = 3s\n")
+	notADir := filepath.Join(dir, "file")
+	writeFile(t, notADir, "x")
+	unwritable := filepath.Join(dir, "unwritable.toml")
+	writeFile(t, unwritable, "region = \"RO\"\n[notifications]\nmode = \"off\"\n[data]\ndir = \""+filepath.Join(notADir, "data")+"\"\n")
+	secretInFile := filepath.Join(dir, "secret.toml")
+	writeFile(t, secretInFile, "[connectors.crm]\ntype = \"httpcrm\"\nurl = \"https://crm.example/calls\"\ntoken = \"abc\"\n")
+
+	tests := []struct {
+		name string
+		args []string
+		want []string // each must appear in the error
+	}{
+		{"corrupt config names file and line", []string{"--headless", "--config", corrupt}, []string{corrupt + ":", "table name"}},
+		{"history with corrupt config", []string{"history", "--config", corrupt}, []string{corrupt}},
+		{"unwritable data dir", []string{"--headless", "--config", unwritable}, []string{notADir}},
+		{"secret in the file is refused", []string{"--headless", "--config", secretInFile}, []string{"token", "ringside secret set crm.token"}},
+		{"unknown command", []string{"frobnicate"}, []string{"unknown command"}},
+		{"bad date", []string{"history", "--since", "yesterday"}, []string{"--since"}},
+		{"bad secret name", []string{"secret", "check", "nodot"}, []string{"office.password"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runCLI(t, "", tt.args...)
+			if err == nil {
+				t.Fatalf("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCLISecretFromEnvironment(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+	t.Setenv("RINGSIDE_SECRET_OFFICE_PASSWORD", "s3cret")
+	out, _, err := runCLI(t, "", "secret", "check", "office.password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out, "office.password is set\n"; got != want {
+		t.Errorf("out = %q, want %q", got, want)
+	}
+	_, _, err = runCLI(t, "", "secret", "check", "office.api_key")
+	if err == nil || !strings.Contains(err.Error(), "RINGSIDE_SECRET_OFFICE_API_KEY") {
+		t.Errorf("missing secret error = %v; want it to name the variable", err)
+	}
+}
+
+func TestCLIHistory(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.toml")
+	writeFile(t, config, "region = \"RO\"\n[data]\ndir = \""+filepath.Join(dir, "data")+"\"\n")
+	j, err := journal.Open(filepath.Join(dir, "data", "ringside.db"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+	for i, c := range []journal.Call{
+		{Key: "a", State: journal.StateEnded, Direction: connectors.DirectionInbound, Result: connectors.ResultMissed,
+			Phone: connectors.Phone{Raw: "0211234567", E164: "+40211234567"}, StartedAt: at, EndedAt: at},
+		{Key: "b", State: journal.StateEnded, Direction: connectors.DirectionOutbound, Result: connectors.ResultAnswered,
+			Phone: connectors.Phone{Raw: "0722000111", E164: "+40722000111"}, StartedAt: at.Add(time.Hour), AnsweredAt: at.Add(time.Hour), EndedAt: at.Add(time.Hour + 90*time.Second),
+			Contact: connectors.Contact{Name: "Maria Ionescu"}},
+	} {
+		c.UpdatedAt = at.Add(time.Duration(i) * time.Hour)
+		if err := j.Save(context.Background(), journal.Change{Call: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+
+	out, _, err := runCLI(t, "", "history", "--config", config, "--json", "--missed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []journal.Call
+	if err := json.Unmarshal([]byte(out), &cs); err != nil {
+		t.Fatalf("history --json: %v\n%s", err, out)
+	}
+	if len(cs) != 1 || cs[0].Key != "a" {
+		t.Errorf("missed calls = %+v, want call a only", cs)
+	}
+	out, _, err = runCLI(t, "", "history", "--config", config, "--name", "maria")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"+40 722 000 111", "Maria Ionescu", "answered", "1m30s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("history table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "+40 21 123 4567") {
+		t.Errorf("name filter let the other call through:\n%s", out)
+	}
+}
+
+func TestCLIDoctorNamesProblems(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+	config := filepath.Join(dir, "config.toml")
+	writeFile(t, config, "region = \"RO\"\ncrm = \"crm\"\n[data]\ndir = \""+filepath.Join(dir, "data")+"\"\n"+
+		"[connectors.crm]\ntype = \"httpcrm\"\nurl = \"http://127.0.0.1:1/calls\"\nlookup_url = \"http://127.0.0.1:1/contacts?phone={phone}\"\nauth = \"bearer\"\n")
+	out, _, err := runCLI(t, "", "doctor", "--config", config, "--timeout", "5s")
+	if err == nil {
+		t.Fatalf("doctor passed with an unreachable CRM:\n%s", out)
+	}
+	for _, want := range []string{"ok    config", "ok    journal", "warn  keyring", "warn  notifications", "FAIL  crm (httpcrm)", "fix:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
+		t.Errorf("doctor did not check the data dir: %v", err)
+	}
+}
