@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/settings"
 )
 
@@ -48,11 +50,25 @@ func (e *env) config(args []string) error {
 	}
 	switch args[0] {
 	case "example":
-		_, err := e.stdout.Write(settings.Example())
+		_, err := e.stdout.Write(example(registry()))
 		return err
 	case "path":
 		fmt.Fprintln(e.stdout, settings.DefaultPath())
 		return nil
 	}
 	return usageError{fmt.Errorf("config: unknown %q: want example or path", args[0])}
+}
+
+// example is the settings file's example followed by a switched-off sample
+// section of every connector type, so the printed file loads as it is.
+func example(reg *connectors.Registry) []byte {
+	var b bytes.Buffer
+	b.Write(settings.Example())
+	for _, name := range reg.Names() {
+		t, _ := reg.Lookup(name)
+		fmt.Fprintf(&b, "\n# ── %s: %s\n[connectors.%s]\ntype = %q\nenabled = false\n", name, t.Doc, name, name)
+		b.Write(bytes.TrimRight(t.Sample, "\n"))
+		b.WriteString("\n")
+	}
+	return b.Bytes()
 }

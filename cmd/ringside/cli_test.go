@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/ringside/ringside/app/journal"
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/settings"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
@@ -143,5 +147,40 @@ func TestCLIDoctorNamesProblems(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
 		t.Errorf("doctor did not check the data dir: %v", err)
+	}
+}
+
+// TestConfigExampleLoadsAndBuilds checks the printed example is a valid
+// settings file and that every connector's sample section builds once
+// switched on.
+func TestConfigExampleLoadsAndBuilds(t *testing.T) {
+	out, _, err := runCLI(t, "", "config", "example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	writeFile(t, path, out)
+	cfg, err := settings.Load(path)
+	if err != nil {
+		t.Fatalf("example does not load: %v", err)
+	}
+	reg := registry()
+	if got, want := len(cfg.Connectors), len(reg.Names()); got != want {
+		t.Fatalf("example has %d connector sections, want one per type (%d)", got, want)
+	}
+	phones, _ := connectors.NewPhoneParser("RO")
+	for name, cc := range cfg.Connectors {
+		on := settings.NewConnectorConfig(cc.Name, cc.Type, true, cc.Values())
+		// The contacts sample's files.
+		writeFile(t, filepath.Join(dir, "contacts.csv"), "name,phone\nIon Popescu,0211234567\n")
+		writeFile(t, filepath.Join(dir, "people.vcf"), "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Maria Ionescu\r\nTEL:0722000111\r\nEND:VCARD\r\n")
+		ty, _ := reg.Lookup(cc.Type)
+		_, err := ty.New(on, connectors.Deps{Name: name, Logger: slog.New(slog.DiscardHandler), Phones: phones,
+			Clock: clockwork.NewRealClock(), ConfigDir: dir,
+			Secrets: settings.InstanceSecrets{Store: settings.NewMemoryStore(), Instance: name}})
+		if err != nil {
+			t.Errorf("sample of %s does not build: %v", name, err)
+		}
 	}
 }

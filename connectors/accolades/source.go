@@ -71,10 +71,12 @@ func authFailure(reason string) error {
 }
 
 // cleanText makes server text fit for a log or the tray: numbers masked,
-// control characters dropped, at most n characters.
+// anything not printable (control and format characters, invalid UTF-8) a
+// space, at most n characters. Quoting the result with %q escapes nothing
+// into digits.
 func cleanText(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r
