@@ -83,7 +83,7 @@ func New(d Deps) (*App, error) {
 		return nil, err
 	}
 	var sink string
-	if crm := a.instance(cfg.CRM); crm != nil {
+	if crm := a.Instance(cfg.CRM); crm != nil {
 		if cl, ok := crm.Value.(connectors.CallLogger); ok {
 			sink = crm.Name
 			a.Delivery = NewDelivery(DeliveryConfig{
@@ -147,7 +147,7 @@ func Build(cfg *settings.Config, reg *connectors.Registry, secrets settings.Secr
 // lookupChain asks the CRM first, then the local contacts files.
 func (a *App) lookupChain() (connectors.Lookuper, error) {
 	var chain lookupChain
-	if crm := a.instance(a.cfg.CRM); crm != nil {
+	if crm := a.Instance(a.cfg.CRM); crm != nil {
 		if l, ok := crm.Value.(connectors.Lookuper); ok {
 			chain = append(chain, l)
 		}
@@ -236,7 +236,8 @@ func closeAll(ins []Instance) {
 	}
 }
 
-func (a *App) instance(name string) *Instance {
+// Instance returns the connector instance called name, or nil.
+func (a *App) Instance(name string) *Instance {
 	for i := range a.instances {
 		if a.instances[i].Name == name {
 			return &a.instances[i]
@@ -258,7 +259,7 @@ func (a *App) Dial(ctx context.Context, raw string) error {
 		return fmt.Errorf("dial: %q is not a phone number", raw)
 	}
 	var d connectors.Dialer
-	if in := a.instance(a.cfg.Dialer); in != nil {
+	if in := a.Instance(a.cfg.Dialer); in != nil {
 		d, _ = in.Value.(connectors.Dialer)
 	}
 	for i := 0; d == nil && i < len(a.instances); i++ {

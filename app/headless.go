@@ -21,11 +21,15 @@ type Notifier interface {
 type Announcer struct {
 	notifier Notifier // nil: log lines only
 	log      *slog.Logger
+
+	// Owned by Run.
+	links     map[string]LinkStatus // last logged state per source
+	notifyErr string                // last notification failure logged
 }
 
 // NewAnnouncer makes an announcer; notifier may be nil.
 func NewAnnouncer(n Notifier, log *slog.Logger) *Announcer {
-	return &Announcer{notifier: n, log: log}
+	return &Announcer{notifier: n, log: log, links: make(map[string]LinkStatus)}
 }
 
 // Run consumes updates until the channel closes or ctx is done.
@@ -58,6 +62,10 @@ func (a *Announcer) on(ctx context.Context, u Update) {
 	case UpdateStatus:
 		a.log.Info("agent status", "status", u.Status.String())
 	case UpdateConnection:
+		if last, ok := a.links[u.Conn.Name]; ok && last == u.Conn.Status {
+			return // only diagnostics changed
+		}
+		a.links[u.Conn.Name] = u.Conn.Status
 		a.log.Info("connection", "connector", u.Conn.Name, "status", u.Conn.Status.String(), "reason", u.Conn.Reason)
 	case UpdateOutbox:
 		a.log.Debug("outbox", "pending", u.Outbox.Pending, "failed", u.Outbox.Failed)
@@ -68,7 +76,12 @@ func (a *Announcer) notify(ctx context.Context, title, body string) {
 	if a.notifier == nil {
 		return
 	}
-	if err := a.notifier.Notify(ctx, title, body); err != nil {
+	err := a.notifier.Notify(ctx, title, body)
+	switch {
+	case err == nil:
+		a.notifyErr = ""
+	case err.Error() != a.notifyErr: // say it once, not at every call
+		a.notifyErr = err.Error()
 		a.log.Warn("desktop notification failed", "error", err)
 	}
 }

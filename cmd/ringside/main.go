@@ -1,6 +1,7 @@
 // Command ringside is the call-center agent's desktop companion.
 //
 //	ringside [--headless] [--config FILE]     run (headless: notifications only)
+//	ringside demo                             run against the built-in Accolades simulator
 //	ringside history [--json] [filters]       print the call journal
 //	ringside doctor                           check config, keyring, notifications, storage, connectors
 //	ringside secret set|delete|check NAME     manage secrets in the OS keyring
@@ -20,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/accolades"
 	"github.com/ringside/ringside/connectors/contacts"
 	"github.com/ringside/ringside/connectors/httpcrm"
 	"github.com/ringside/ringside/connectors/jsonl"
@@ -48,7 +50,7 @@ type usageError struct{ error }
 
 // registry lists every vendor this binary speaks.
 func registry() *connectors.Registry {
-	return connectors.NewRegistry(contacts.Type(), httpcrm.Type(), jsonl.Type())
+	return connectors.NewRegistry(accolades.Type(), contacts.Type(), httpcrm.Type(), jsonl.Type())
 }
 
 // env is what every subcommand gets.
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "":
 		return e.runApp(ctx, args)
+	case "demo":
+		return e.demo(ctx, args)
 	case "history":
 		return e.history(ctx, args)
 	case "doctor":
@@ -89,6 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 const usage = `usage:
   ringside [--headless] [--config FILE]   run Ringside
+  ringside demo [--gap 8s] [--speed 10]   run against the built-in Accolades simulator: no account needed
   ringside history [--json] [--number DIGITS] [--name TEXT] [--since DATE] [--until DATE] [--missed] [--limit N]
   ringside doctor [--config FILE]         check config, keyring, notifications, storage and connectors
   ringside secret set|delete|check NAME   keep a secret (e.g. office.password) in the OS keyring
