@@ -392,11 +392,14 @@ func (s *Store) Get(ctx context.Context, key string) (Call, error) {
 	return c, nil
 }
 
+// findRefQuery is FindByRef's statement, prepared once at Open.
+const findRefQuery = `SELECT ` + callColumns + ` FROM refs r JOIN calls c ON c.id = r.call
+	WHERE r.vendor = ? AND r.call_id = ?`
+
 // FindByRef returns the call a vendor's call id belongs to, or an error
 // wrapping ErrNotFound.
 func (s *Store) FindByRef(ctx context.Context, vendor, callID string) (Call, error) {
-	c, err := scanCall(s.r.QueryRowContext(ctx, `SELECT `+callColumns+` FROM refs r JOIN calls c ON c.id = r.call
-		WHERE r.vendor = ? AND r.call_id = ?`, vendor, callID))
+	c, err := scanCall(s.findRef.QueryRowContext(ctx, vendor, callID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}

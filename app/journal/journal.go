@@ -72,8 +72,9 @@ type Store struct {
 	r    *sql.DB
 	lock *flock.Flock // nil when read-only
 
-	stmts  writeStmts // Save's statements on w
-	sparse int        // see sparseMatches; a field so tests can force either plan
+	stmts   writeStmts // Save's statements on w
+	findRef *sql.Stmt  // FindByRef on r: on the engine's hot path
+	sparse  int        // see sparseMatches; a field so tests can force either plan
 
 	closeOnce sync.Once
 	closeErr  error
@@ -145,6 +146,16 @@ func (s *Store) openWritable() error {
 	if err := r.PingContext(ctx); err != nil {
 		return openError(s.path, err)
 	}
+	return s.prepareReads(ctx)
+}
+
+// prepareReads prepares the reads that run for every event.
+func (s *Store) prepareReads(ctx context.Context) error {
+	stmt, err := s.r.PrepareContext(ctx, findRefQuery)
+	if err != nil {
+		return openError(s.path, err)
+	}
+	s.findRef = stmt
 	return nil
 }
 
@@ -180,6 +191,10 @@ func openReadOnly(path string) (*Store, error) {
 			return nil, fmt.Errorf("journal: open %s read-only: schema version %d is newer than this Ringside knows (%d); update Ringside", path, version, want)
 		}
 		return nil, fmt.Errorf("journal: open %s read-only: schema version %d is older than this Ringside's (%d); start Ringside once to upgrade it", path, version, want)
+	}
+	if err := s.prepareReads(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
 	}
 	return s, nil
 }
@@ -276,6 +291,9 @@ func (s *Store) Close() error {
 // into the database when it is the last connection.
 func (s *Store) closeDBs() error {
 	errs := []error{s.stmts.close()}
+	if s.findRef != nil {
+		errs = append(errs, s.findRef.Close())
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
