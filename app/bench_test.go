@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/ringside/ringside/app/journal"
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/accolades"
+	"github.com/ringside/ringside/connectors/accolades/simulator"
 	"github.com/ringside/ringside/connectors/httpcrm"
 	"github.com/ringside/ringside/settings"
 )
@@ -148,3 +151,65 @@ func countArray(r *http.Request) int {
 }
 
 func jsonDecode(r *http.Request, v any) error { return json.NewDecoder(r.Body).Decode(v) }
+
+// BenchmarkFrameToPopup measures the whole live path: the Accolades
+// simulator writes an incomingCall frame on a real loopback WebSocket, the
+// accolades connector decodes it, the runner stamps it, the engine raises
+// the popup. Reports p50/p99 from the server's write to the popup update.
+func BenchmarkFrameToPopup(b *testing.B) {
+	sim := simulator.New(simulator.Options{IDs: map[string]simulator.Agent{"agent": {}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	simURL, err := sim.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	phones, _ := connectors.NewPhoneParser("RO")
+	discard := slog.New(slog.DiscardHandler)
+	conn, err := accolades.New(accolades.Config{URL: simURL, IDCrm: "agent"}, connectors.Deps{Name: "office", Logger: discard, Phones: phones, Clock: clockwork.NewRealClock()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := journal.Open(filepath.Join(b.TempDir(), "j.db"), journal.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	bus := NewBus()
+	updates, unsub := bus.Subscribe(1 << 12)
+	defer unsub()
+	e := NewEngine(EngineConfig{}, store, nil, bus, clockwork.NewRealClock(), discard, nil)
+	r := NewRunner(clockwork.NewRealClock(), discard, bus, DefaultBackoff(), e.Emit)
+	r.Add("office", conn)
+	var wg sync.WaitGroup
+	wg.Go(func() { e.Run(ctx) })
+	wg.Go(func() { r.Run(ctx) })
+	if err := sim.WaitConnected(ctx, "agent"); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		if err := sim.Incoming("agent", fmt.Sprintf("07%08d", i), fmt.Sprintf("1700000000.%d", i), i%3 == 0); err != nil {
+			b.Fatal(err)
+		}
+		for u := range updates {
+			if u.Kind == UpdateCall && u.Phase == PhaseRaised {
+				break
+			}
+		}
+		lat = append(lat, time.Since(start))
+		b.StopTimer()
+		if _, err := e.Status(ctx); err != nil { // let the journal write finish
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	sim.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
