@@ -46,9 +46,11 @@ type Delivery struct {
 	log     *slog.Logger
 	bus     *Bus
 	kick    chan struct{}
+	flush   time.Duration // gather partial batches this long (connectors.Flusher)
 
-	mu   sync.Mutex
-	held map[int64]bool // items a worker is sending
+	mu        sync.Mutex
+	held      map[int64]bool // items a worker is sending
+	lastFlush time.Time      // when the last partial batch went
 }
 
 // NewDelivery wires a sink. The batch size and rate limit come from the
@@ -77,6 +79,9 @@ func NewDelivery(cfg DeliveryConfig, store Outbox, crm connectors.CallLogger, cl
 	}
 	if b, ok := crm.(connectors.Batcher); ok && b.BatchSize() > 1 {
 		d.batch = b.BatchSize()
+	}
+	if f, ok := crm.(connectors.Flusher); ok {
+		d.flush = max(f.FlushInterval(), 0)
 	}
 	if rl, ok := crm.(connectors.RateLimiter); ok {
 		if perSec, burst := rl.RateLimit(); perSec > 0 {
@@ -141,9 +146,16 @@ func (d *Delivery) claim(ctx context.Context) ([]journal.Item, error) {
 	for id := range d.held {
 		skip = append(skip, id)
 	}
-	items, err := d.store.Due(ctx, d.cfg.Sink, d.clock.Now(), d.batch, skip)
+	now := d.clock.Now()
+	items, err := d.store.Due(ctx, d.cfg.Sink, now, d.batch, skip)
 	if err != nil {
 		return nil, err
+	}
+	if d.flush > 0 && len(items) > 0 && len(items) < d.batch {
+		if !d.lastFlush.IsZero() && now.Sub(d.lastFlush) < d.flush {
+			return nil, nil // gather more; idle wakes at the next flush
+		}
+		d.lastFlush = now
 	}
 	for _, it := range items {
 		d.held[it.ID] = true
@@ -159,10 +171,16 @@ func (d *Delivery) release(items []journal.Item) {
 	}
 }
 
-// idle waits for a wake, the next due item, or ctx.
+// idle waits for a wake, the next due item (or the next flush of gathered
+// ones), or ctx.
 func (d *Delivery) idle(ctx context.Context) {
 	wait := time.Minute
 	if next, ok, err := d.store.NextDue(ctx, d.cfg.Sink); err == nil && ok {
+		d.mu.Lock()
+		if flushAt := d.lastFlush.Add(d.flush); d.flush > 0 && flushAt.After(next) {
+			next = flushAt
+		}
+		d.mu.Unlock()
 		wait = max(min(next.Sub(d.clock.Now()), wait), 10*time.Millisecond)
 	}
 	d.sleep(ctx, wait)

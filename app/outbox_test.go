@@ -213,3 +213,38 @@ func TestRetryDelayCapped(t *testing.T) {
 		}
 	}
 }
+
+type flushingCRM struct {
+	*scriptCRM
+	every time.Duration
+}
+
+func (f flushingCRM) FlushInterval() time.Duration { return f.every }
+
+func TestDeliveryGathersPartialBatches(t *testing.T) {
+	s := newOutboxStore(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	crm := flushingCRM{&scriptCRM{batch: 50}, 10 * time.Minute}
+	enqueue(t, s, 1, t0)
+	d := startDelivery(t, s, crm, clock)
+	waitItems(t, s, func(st journal.Stats) bool { return st.Delivered == 1 }) // the first goes at once
+
+	for i, key := range []string{"late-1", "late-2"} {
+		c := journal.Call{Key: key, State: journal.StateEnded, Phone: connectors.Phone{Raw: "0211234567"}, StartedAt: t0, EndedAt: t0, UpdatedAt: t0, Revision: 1}
+		if err := s.Save(context.Background(), journal.Change{Call: c, Enqueue: []journal.Item{{Sink: "crm", CallKey: key, Log: callLog(c, 1), NextAt: t0.Add(time.Duration(i) * time.Second)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Minute)
+	d.Wake()
+	time.Sleep(50 * time.Millisecond)
+	if got := len(crm.requests()); got != 1 {
+		t.Fatalf("requests a minute later = %d, want 1: partial batches wait for the interval", got)
+	}
+	clock.Advance(9 * time.Minute)
+	waitItems(t, s, func(st journal.Stats) bool { return st.Delivered == 3 })
+	reqs := crm.requests()
+	if len(reqs) != 2 || len(reqs[1]) != 2 {
+		t.Errorf("requests = %q, want the two late logs gathered in one", reqs)
+	}
+}

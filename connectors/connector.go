@@ -67,6 +67,24 @@ type Batcher interface {
 	BatchSize() int
 }
 
+// Flusher is implemented by CallLoggers that want logs gathered: the outbox
+// sends a batch smaller than BatchSize at most once per FlushInterval (a
+// full batch goes at once, and so does the first one after a start). Zero
+// means send as soon as a log is due.
+type Flusher interface {
+	FlushInterval() time.Duration
+}
+
+// CallNotifier is implemented by CRMs that show a live call card: the app
+// calls NotifyCall when a call is raised and when it ends, with the event
+// as the engine folded it (kind ringing, dialing, ended or missed; the
+// final Result on the end). callKey is the call's id, the same as its log's
+// idempotency key. It is best effort: it must return within a few seconds,
+// an error is logged and not retried.
+type CallNotifier interface {
+	NotifyCall(ctx context.Context, callKey string, ev Event) error
+}
+
 // RateLimiter is implemented by connectors whose CRM limits request rate;
 // the outbox spaces its requests to stay under it.
 type RateLimiter interface {
