@@ -181,9 +181,10 @@ func authRequest(idCrm string) []byte {
 	return b
 }
 
-var (
-	requestConfiguration = []byte(`{"type":"configuration"}`)
-	requestVersion       = []byte(`{"type":"version"}`)
+// The requests sent after sign-in.
+const (
+	requestConfiguration = `{"type":"configuration"}`
+	requestVersion       = `{"type":"version"}`
 )
 
 // How long run waits for the reader after a write failed, and for the
@@ -374,8 +375,8 @@ func (s *session) handle(m message) error {
 		}
 		s.link.Up(detail)
 		s.version(v)
-		s.send(requestConfiguration)
-		s.send(requestVersion)
+		s.send([]byte(requestConfiguration))
+		s.send([]byte(requestVersion))
 	case typeAuthFailed:
 		return authFailure(strings.TrimSpace(string(m.Reason)))
 	case typeConnectionClosed:

@@ -37,8 +37,10 @@ func DemoContacts() []Contact {
 }
 
 // demoUnknown are numbers no demo contact has.
-var demoUnknown = [...]string{
-	"0213456789", "0756789012", "0740222333", "0268415926", "0799123456", "0314052000",
+func demoUnknown() []string {
+	return []string{
+		"0213456789", "0756789012", "0740222333", "0268415926", "0799123456", "0314052000",
+	}
 }
 
 // Scenario shapes RunScenario. Zero values take the defaults.
@@ -209,7 +211,7 @@ func (sc Scenario) withDefaults() Scenario {
 		}
 	}
 	if sc.Unknown == nil {
-		sc.Unknown = demoUnknown[:]
+		sc.Unknown = demoUnknown()
 	}
 	if sc.UserID == "" {
 		sc.UserID = "321"

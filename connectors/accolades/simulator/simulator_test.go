@@ -357,7 +357,7 @@ func TestDemoContacts(t *testing.T) {
 		}
 		seen[p.E164] = true
 	}
-	for _, u := range demoUnknown {
+	for _, u := range demoUnknown() {
 		p := pp.Parse(u)
 		if p.E164 == "" || seen[p.E164] {
 			t.Errorf("unknown number %s: %q, known %v", u, p.E164, seen[p.E164])
