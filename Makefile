@@ -29,7 +29,7 @@ PORTABLE_PKGS  = $(shell go list -e ./... | grep -v -E '^$(MODULE)/($(NONPORTABL
 GOFILES = $(wildcard $(shell git ls-files --cached --others --exclude-standard -- '*.go'))
 
 .PHONY: deps deps-build deps-test build run test vet fmt-check vet-portable \
-	integration bench fuzz install uninstall clean
+	integration bench fuzz install uninstall clean screenshots measure-gui
 
 deps:
 	bash .ci/deps.sh all
@@ -72,6 +72,14 @@ vet-portable:
 
 integration:
 	bash .ci/integration-env.sh go test -race -count=1 ./...
+
+# Pictures of the real desktop app (demo, Xvfb, a visible tray) for the README.
+screenshots: build deps-test
+	bash .ci/integration-env.sh bash .ci/screenshots.sh $(BIN) docs/screenshots
+
+# Idle RSS and ring → popup latency of the desktop app under Xvfb (~2 min).
+measure-gui: deps
+	RINGSIDE_GUI_MEASURE=1 bash .ci/integration-env.sh go test -count=1 -run '^TestGUIMeasure$$' -v ./cmd/ringside
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

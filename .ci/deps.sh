@@ -21,12 +21,14 @@ build_pkgs=(
 	libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 )
 
-# Integration environment (.ci/integration-env.sh) and `make install`.
+# Integration environment (.ci/integration-env.sh), `make install`, and a
+# visible tray host for `make screenshots` (gtk-sni-tray-standalone).
 test_pkgs=(
 	xvfb xauth x11-utils xdotool imagemagick
 	dbus dbus-x11 dunst libnotify-bin
 	gnome-keyring libsecret-tools
 	xdg-utils desktop-file-utils
+	haskell-gtk-sni-tray-utils
 )
 
 usage() {

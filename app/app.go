@@ -14,6 +14,7 @@ import (
 	"github.com/ringside/ringside/app/journal"
 	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/connectors/contacts"
+	"github.com/ringside/ringside/connectors/webhook"
 	"github.com/ringside/ringside/settings"
 )
 
@@ -36,14 +37,17 @@ type Instance struct {
 
 // App is the running core: journal, engine, sources and delivery.
 type App struct {
-	cfg       *settings.Config
-	log       *slog.Logger
-	clock     clockwork.Clock
-	Journal   *journal.Store
-	Bus       *Bus
-	Engine    *Engine
-	Runner    *Runner
-	Delivery  *Delivery // nil without a CRM that takes call logs
+	cfg      *settings.Config
+	log      *slog.Logger
+	clock    clockwork.Clock
+	Journal  *journal.Store
+	Bus      *Bus
+	Engine   *Engine
+	Runner   *Runner
+	Delivery *Delivery // nil without a CRM that takes call logs
+	// Webhook is the listener vendors' callbacks and /dial reach; nil when
+	// [webhook] is disabled. Its routes are mounted by New; Run runs it.
+	Webhook   *webhook.Listener
 	Phones    *connectors.PhoneParser
 	instances []Instance
 }
@@ -53,8 +57,11 @@ func JournalPath(cfg *settings.Config) string {
 	return filepath.Join(cfg.ResolvePath(cfg.Data.Dir), "ringside.db")
 }
 
-// New opens the journal and builds every enabled connector. It makes no
-// network call. On error nothing is left open.
+// New opens the journal, builds every enabled connector and, unless
+// [webhook] is disabled, the webhook listener with every connector's routes
+// (its token comes from the secret store, made and stored there the first
+// time). It makes no network call and binds nothing. On error nothing is
+// left open.
 func New(d Deps) (*App, error) {
 	if d.Clock == nil {
 		d.Clock = clockwork.NewRealClock()
@@ -109,6 +116,18 @@ func New(d Deps) (*App, error) {
 			a.Runner.Add(in.Name, src)
 		}
 	}
+	if cfg.Webhook.Enabled {
+		if err := a.newWebhook(d.Secrets); err != nil {
+			a.Close()
+			return nil, err
+		}
+	} else {
+		for _, in := range instances {
+			if _, ok := in.Value.(connectors.Router); ok {
+				d.Logger.Info("connector takes callbacks, but the webhook listener is off ([webhook] enabled = false)", "connector", in.Name)
+			}
+		}
+	}
 	return a, nil
 }
 
@@ -134,6 +153,9 @@ func Build(cfg *settings.Config, reg *connectors.Registry, secrets settings.Secr
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if cb, ok := v.(connectors.CallbackBaser); ok {
+			cb.SetCallbackBase(CallbackBase(cfg, cc.Name))
 		}
 		out = append(out, Instance{Name: cc.Name, Type: cc.Type, Value: v})
 	}
@@ -201,8 +223,10 @@ func (lc lookupChain) Lookup(ctx context.Context, p connectors.Phone) (connector
 	return first, nil
 }
 
-// Run runs the engine, every source and the delivery workers until ctx is
-// done (or the engine fails), then waits for all of them.
+// Run runs the engine, every source, the delivery workers and the webhook
+// listener until ctx is done (or the engine fails), then waits for all of
+// them. A webhook address that cannot be bound does not stop Run: the
+// listener reports it in WebhookState and keeps trying.
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -216,12 +240,22 @@ func (a *App) Run(ctx context.Context) error {
 	if a.Delivery != nil {
 		wg.Go(func() { a.Delivery.Run(ctx) }) // exits when ctx is done (+ grace)
 	}
+	if a.Webhook != nil {
+		wg.Go(func() { // exits when ctx is done (+ grace for requests in flight)
+			if err := a.Webhook.Run(ctx); err != nil {
+				a.log.Error("webhook listener", "error", err)
+			}
+		})
+	}
 	wg.Wait()
 	return engineErr
 }
 
 // Close closes connectors and the journal. Call it after Run returned.
 func (a *App) Close() error {
+	if a.Webhook != nil {
+		_ = a.Webhook.Close()
+	}
 	a.closeConnectors()
 	return a.Journal.Close()
 }
@@ -277,15 +311,25 @@ func (a *App) Dial(ctx context.Context, raw string) error {
 // SetStatus sends the agent's status to every connector that takes it, and
 // tells the engine so the tray follows.
 func (a *App) SetStatus(ctx context.Context, s connectors.AgentStatus) error {
+	return a.setStatus(ctx, s, "")
+}
+
+// setStatus is SetStatus for a status that came from the connector
+// instance origin ("" for the agent): origin is not told its own status.
+func (a *App) setStatus(ctx context.Context, s connectors.AgentStatus, origin string) error {
 	var errs []error
 	for _, in := range a.instances {
-		if ss, ok := in.Value.(connectors.StatusSetter); ok {
+		if ss, ok := in.Value.(connectors.StatusSetter); ok && in.Name != origin {
 			if err := ss.SetStatus(ctx, s); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", in.Name, err))
 			}
 		}
 	}
-	a.Engine.Emit(ctx.Done(), connectors.Event{Kind: connectors.KindAgentStatus, Status: s, Source: "agent", Received: a.clock.Now()})
+	source := origin
+	if source == "" {
+		source = "agent"
+	}
+	a.Engine.Emit(ctx.Done(), connectors.Event{Kind: connectors.KindAgentStatus, Status: s, Source: source, Received: a.clock.Now()})
 	return errors.Join(errs...)
 }
 

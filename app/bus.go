@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringside/ringside/app/journal"
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/webhook"
 )
 
 // UpdateKind says what an Update is about.
@@ -18,6 +19,7 @@ const (
 	UpdateStatus                           // the agent's status changed
 	UpdateConnection                       // a source's connection state changed
 	UpdateOutbox                           // the outbox counts changed
+	UpdateListener                         // the webhook listener's state changed
 )
 
 // Phase is where a call's popup is.
@@ -42,13 +44,14 @@ func (p Phase) String() string {
 
 // Update is what the UI and the headless notifier consume.
 type Update struct {
-	Kind   UpdateKind
-	At     time.Time
-	Call   journal.Call // UpdateCall: a snapshot
-	Phase  Phase        // UpdateCall
-	Status connectors.AgentStatus
-	Conn   ConnState     // UpdateConnection
-	Outbox journal.Stats // UpdateOutbox
+	Kind     UpdateKind
+	At       time.Time
+	Call     journal.Call // UpdateCall: a snapshot
+	Phase    Phase        // UpdateCall
+	Status   connectors.AgentStatus
+	Conn     ConnState     // UpdateConnection
+	Outbox   journal.Stats // UpdateOutbox
+	Listener webhook.State // UpdateListener
 }
 
 // Bus fans updates out to subscribers. A subscriber that does not keep up

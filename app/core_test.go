@@ -53,6 +53,8 @@ crm = "crm"
 contacts = ["contacts.csv"]
 [data]
 dir = %q
+[webhook]
+listen = "127.0.0.1:0"
 [connectors.pbx]
 type = "jsonl"
 path = %q

@@ -13,7 +13,7 @@ import (
 	"fmt"
 )
 
-//go:embed icon.png tray-connected.png tray-reconnecting.png tray-failed.png tray-offline.png ringside.desktop.in
+//go:embed icon.png tray-*.png ringside.desktop.in
 var files embed.FS // read-only
 
 // Tray icon states, one per connection state shown in the system tray.
@@ -22,6 +22,14 @@ const (
 	TrayReconnecting = "reconnecting"
 	TrayFailed       = "failed"
 	TrayOffline      = "offline"
+)
+
+// Agent-state marks drawn in the tray icon's top-right corner.
+const (
+	MarkNone = "none" // free, or status unknown
+	MarkBusy = "busy" // a no-entry sign
+	MarkAway = "away" // dinner or break: a pause sign
+	MarkDND  = "dnd"  // do not disturb: a crescent moon
 )
 
 // Icon returns the application icon, a 256x256 PNG.
@@ -38,6 +46,23 @@ func Tray(state string) []byte {
 		return read("tray-" + state + ".png")
 	default:
 		return read("tray-" + TrayOffline + ".png")
+	}
+}
+
+// TrayMarked returns the 64x64 PNG tray icon for a connection state (as for
+// Tray) with the agent's mark, one of MarkNone, MarkBusy, MarkAway and
+// MarkDND; any other mark is MarkNone.
+func TrayMarked(state, mark string) []byte {
+	switch state {
+	case TrayConnected, TrayReconnecting, TrayFailed:
+	default:
+		state = TrayOffline
+	}
+	switch mark {
+	case MarkBusy, MarkAway, MarkDND:
+		return read("tray-" + state + "-" + mark + ".png")
+	default:
+		return read("tray-" + state + ".png")
 	}
 }
 

@@ -103,3 +103,26 @@ func TestDesktopEntry(t *testing.T) {
 		t.Errorf("desktop-file-validate: %v\n%s", err, out)
 	}
 }
+
+func TestTrayMarked(t *testing.T) {
+	seen := map[string]string{}
+	for _, state := range []string{TrayConnected, TrayReconnecting, TrayFailed, TrayOffline} {
+		for _, mark := range []string{MarkNone, MarkBusy, MarkAway, MarkDND} {
+			data := TrayMarked(state, mark)
+			img, err := png.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("TrayMarked(%s, %s): %v", state, mark, err)
+			}
+			if got := img.Bounds().Size(); got.X != 64 || got.Y != 64 {
+				t.Errorf("TrayMarked(%s, %s) is %v", state, mark, got)
+			}
+			if other, dup := seen[string(data)]; dup {
+				t.Errorf("TrayMarked(%s, %s) is the same image as %s", state, mark, other)
+			}
+			seen[string(data)] = state + "/" + mark
+		}
+		if !bytes.Equal(TrayMarked(state, MarkNone), Tray(state)) || !bytes.Equal(TrayMarked(state, "bogus"), Tray(state)) {
+			t.Errorf("TrayMarked(%s) without a mark is not Tray(%s)", state, state)
+		}
+	}
+}

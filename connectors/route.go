@@ -150,9 +150,10 @@ type CallbackRequest struct {
 //     same number asked for from the same client within the listener's
 //     dedupe window is dialled once; the repeat is answered 202.
 //
-// The caller is answered 200 when everything was done, 502 with the reason
-// when the dialer or a status setter refused, and 503 when Ringside is
-// stopping.
+// The caller is answered 200 when everything was done (202 when the dial
+// was a repeat), 502 with the reason when the dialer or a status setter
+// refused, 504 when they took longer than the listener waits, and 503 when
+// Ringside is stopping.
 type Callback struct {
 	Events []Event
 	Status AgentStatus

@@ -14,12 +14,15 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/adrg/xdg"
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/ringside/ringside/connectors/webhook"
 )
 
 // Values of NotifyConfig.Mode.
@@ -78,12 +81,13 @@ type Config struct {
 	// (see ResolvePath).
 	Contacts []string `toml:"contacts"`
 
-	Lookup        LookupConfig `toml:"lookup"`
-	Calls         CallsConfig  `toml:"calls"`
-	Outbox        OutboxConfig `toml:"outbox"`
-	Notifications NotifyConfig `toml:"notifications"`
-	Log           LogConfig    `toml:"log"`
-	Data          DataConfig   `toml:"data"`
+	Lookup        LookupConfig  `toml:"lookup"`
+	Calls         CallsConfig   `toml:"calls"`
+	Outbox        OutboxConfig  `toml:"outbox"`
+	Notifications NotifyConfig  `toml:"notifications"`
+	Log           LogConfig     `toml:"log"`
+	Data          DataConfig    `toml:"data"`
+	Webhook       WebhookConfig `toml:"webhook"`
 
 	// Connectors are the [connectors.<name>] sections by name.
 	Connectors map[string]ConnectorConfig `toml:"-"`
@@ -138,6 +142,88 @@ type DataConfig struct {
 	Dir string `toml:"dir"` // journal and connector files; Load resolves it (see ResolvePath)
 }
 
+// WebhookConfig is the local webhook listener (package connectors/webhook):
+// where vendors' callbacks and click-to-dial from the agent's browser reach
+// Ringside. Its token is a secret, kept in the keyring as webhook.token.
+type WebhookConfig struct {
+	Enabled bool `toml:"enabled"`
+	// Listen is host:port; the host an IP address or localhost. Default
+	// 127.0.0.1:8790: only this computer can connect.
+	Listen string `toml:"listen"`
+	// PublicURL is where vendors reach the listener through a reverse proxy
+	// or tunnel; "" when there is none.
+	PublicURL string   `toml:"public_url"`
+	Hosts     []string `toml:"hosts"`   // further names the Host header may carry
+	Origins   []string `toml:"origins"` // web origins of CRM pages allowed to call (CORS)
+	MaxBody   ByteSize `toml:"max_body"`
+	Rate      float64  `toml:"rate"`  // requests per second per client; 0.1..10000
+	Burst     int      `toml:"burst"` // 1..10000
+	// Dedupe: a dial of the same number from the same client within this
+	// is done once; 0 turns it off; 0..1m.
+	Dedupe Duration `toml:"dedupe"`
+}
+
+// WebhookInstance is the instance name of the webhook listener's secrets
+// (its token is webhook.token); no connector may take it.
+const WebhookInstance = "webhook"
+
+// ByteSize is a size in bytes, written in the settings file as a number of
+// bytes or a string with a unit: "512B", "64KiB", "1MiB".
+type ByteSize int64
+
+// UnmarshalTOML reads an integer or a string with a unit.
+func (b *ByteSize) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case int64:
+		*b = ByteSize(v)
+		return nil
+	case string:
+		n, err := ParseByteSize(v)
+		if err != nil {
+			return err
+		}
+		*b = n
+		return nil
+	}
+	return fmt.Errorf(`invalid size %v: write a number of bytes or a quoted size with a unit, e.g. "64KiB"`, v)
+}
+
+// ParseByteSize reads "65536", "512B", "64KiB" or "1MiB" (KB and MB are
+// taken as KiB and MiB).
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	unit := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}} {
+		if len(t) > len(u.suffix) && strings.EqualFold(t[len(t)-len(u.suffix):], u.suffix) {
+			t, unit = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/unit {
+		return 0, fmt.Errorf(`invalid size %q: write a number of bytes or a quoted size with a unit, e.g. "64KiB" or "1MiB"`, s)
+	}
+	return ByteSize(n * unit), nil
+}
+
+// MarshalText writes b with the largest unit that divides it: "64KiB".
+func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// String is b as written in the settings file.
+func (b ByteSize) String() string {
+	n := int64(b)
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
+
 // Duration is a time.Duration written in the settings file as a string
 // such as "500ms", "3s", "2m" or "1h30m".
 type Duration struct{ time.Duration }
@@ -179,7 +265,9 @@ func Defaults() *Config {
 		Notifications: NotifyConfig{Mode: NotifyPopup},
 		Log:           LogConfig{Level: LogInfo, Format: LogText},
 		Data:          DataConfig{Dir: DefaultDataDir()},
-		Connectors:    map[string]ConnectorConfig{},
+		Webhook: WebhookConfig{Enabled: true, Listen: webhook.DefaultListen, MaxBody: webhook.DefaultMaxBody,
+			Rate: webhook.DefaultRate, Burst: webhook.DefaultBurst, Dedupe: Duration{webhook.DefaultDedupe}},
+		Connectors: map[string]ConnectorConfig{},
 	}
 }
 
@@ -276,7 +364,7 @@ func parse(path string, data []byte) (*Config, error) {
 	var problems []error
 	// BurntSushi/toml quietly skips a value that is not a table where a
 	// table is wanted; say so instead.
-	for _, table := range []string{"lookup", "calls", "outbox", "notifications", "log", "data", "connectors"} {
+	for _, table := range []string{"lookup", "calls", "outbox", "notifications", "log", "data", "webhook", "connectors"} {
 		if !isTable(&md, table) {
 			problems = append(problems, keyError(path, "", table, "must be a table, written [%s]", table))
 		}
@@ -543,10 +631,51 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Data.Dir) == "" {
 		bad("data.dir", "is empty; allowed: a directory path, e.g. %q", DefaultDataDir())
 	}
+	errs = append(errs, c.validateWebhook()...)
 	for _, name := range slices.Sorted(maps.Keys(c.Connectors)) {
 		errs = append(errs, c.validateConnector(name, c.Connectors[name])...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateWebhook checks [webhook]; the checks are the listener's own.
+func (c *Config) validateWebhook() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, keyError(c.Path, "", "webhook."+key, format, args...))
+	}
+	w := c.Webhook
+	if err := webhook.CheckListen(w.Listen); err != nil {
+		bad("listen", "%v", err)
+	}
+	if w.PublicURL != "" {
+		if err := webhook.CheckPublicURL(w.PublicURL); err != nil {
+			bad("public_url", "%v; allowed: \"\" or the address vendors reach Ringside at, e.g. \"https://agent1.example.com\"", err)
+		}
+	}
+	for i, h := range w.Hosts {
+		if err := webhook.CheckHost(h); err != nil {
+			bad(fmt.Sprintf("hosts[%d]", i), "%v; allowed: a host name, optionally with :port, e.g. \"agent1.example.com\"", err)
+		}
+	}
+	for i, o := range w.Origins {
+		if _, err := webhook.CanonicalOrigin(o); err != nil {
+			bad(fmt.Sprintf("origins[%d]", i), "%v", err)
+		}
+	}
+	if w.MaxBody < 1<<10 || w.MaxBody > 16<<20 {
+		bad("max_body", "%s is out of range; allowed: \"1KiB\" to \"16MiB\"", w.MaxBody)
+	}
+	if !(w.Rate >= 0.1 && w.Rate <= 10000) {
+		bad("rate", "%g is out of range; allowed: 0.1 to 10000 requests per second", w.Rate)
+	}
+	if w.Burst < 1 || w.Burst > 10000 {
+		bad("burst", "%d is out of range; allowed: 1 to 10000", w.Burst)
+	}
+	if w.Dedupe.Duration < 0 || w.Dedupe.Duration > time.Minute {
+		bad("dedupe", "%s is out of range; allowed: \"0s\" (off) to \"1m\"", w.Dedupe)
+	}
+	return errs
 }
 
 func (c *Config) validateConnector(name string, cc ConnectorConfig) []error {
@@ -555,6 +684,10 @@ func (c *Config) validateConnector(name string, cc ConnectorConfig) []error {
 	if !connectorName.MatchString(name) {
 		errs = append(errs, &FileError{File: c.Path, Section: section,
 			Msg: fmt.Sprintf(`connector name %q is not allowed; allowed: 1 to 32 lower-case letters, digits, "_" or "-", starting with a letter`, name)})
+	}
+	if name == WebhookInstance {
+		errs = append(errs, &FileError{File: c.Path, Section: section,
+			Msg: fmt.Sprintf("connector name %q is taken by the webhook listener (its secrets are %s.*); choose another name", name, WebhookInstance)})
 	}
 	if cc.Name != name {
 		errs = append(errs, &FileError{File: c.Path, Section: section,

@@ -52,7 +52,9 @@ func TestLoadMissingFileGivesDefaults(t *testing.T) {
 		Notifications: NotifyConfig{Mode: "popup"},
 		Log:           LogConfig{Level: "info", Format: "text"},
 		Data:          DataConfig{Dir: DefaultDataDir()},
-		Connectors:    map[string]ConnectorConfig{},
+		Webhook: WebhookConfig{Enabled: true, Listen: "127.0.0.1:8790", MaxBody: 64 << 10, Rate: 20, Burst: 40,
+			Dedupe: Duration{5 * time.Second}},
+		Connectors: map[string]ConnectorConfig{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -727,5 +729,89 @@ func TestCheckNesting(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("parse took %v on a deeply nested file", d)
+	}
+}
+
+func TestWebhook(t *testing.T) {
+	path := writeConfig(t, `
+[webhook]
+listen = "0.0.0.0:9000"
+public_url = "https://agent1.example.com"
+hosts = ["agent1.lan", "box.lan:9000"]
+origins = ["https://mycompany.retailcrm.ru", "http://localhost:3000"]
+max_body = 2048
+rate = 5
+burst = 10
+dedupe = "0s"
+`)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := WebhookConfig{Enabled: true, Listen: "0.0.0.0:9000", PublicURL: "https://agent1.example.com",
+		Hosts: []string{"agent1.lan", "box.lan:9000"}, Origins: []string{"https://mycompany.retailcrm.ru", "http://localhost:3000"},
+		MaxBody: 2048, Rate: 5, Burst: 10}
+	if !reflect.DeepEqual(c.Webhook, want) {
+		t.Errorf("webhook:\n got %+v\nwant %+v", c.Webhook, want)
+	}
+
+	for body, wants := range map[string][]string{
+		"[webhook]\nlisten = \"example.com:8790\"\n":   {`key "webhook.listen"`, "IP address"},
+		"[webhook]\nlisten = \"127.0.0.1\"\n":          {`key "webhook.listen"`, "host:port"},
+		"[webhook]\nlisten = \"127.0.0.1:70000\"\n":    {`key "webhook.listen"`, "65535"},
+		"[webhook]\npublic_url = \"agent1\"\n":         {`key "webhook.public_url"`},
+		"[webhook]\nhosts = [\"https://x\"]\n":         {`key "webhook.hosts[0]"`},
+		"[webhook]\norigins = [\"https://a/b\"]\n":     {`key "webhook.origins[0]"`, "no path"},
+		"[webhook]\norigins = [\"null\"]\n":            {`key "webhook.origins[0]"`},
+		"[webhook]\nmax_body = \"64 bananas\"\n":       {"webhook.max_body", "invalid size"},
+		"[webhook]\nmax_body = 10\n":                   {`key "webhook.max_body"`, "1KiB"},
+		"[webhook]\nmax_body = \"32MiB\"\n":            {`key "webhook.max_body"`, "16MiB"},
+		"[webhook]\nmax_body = true\n":                 {"webhook.max_body", "invalid size"},
+		"[webhook]\nrate = 0\n":                        {`key "webhook.rate"`, "0.1 to 10000"},
+		"[webhook]\nrate = nan\n":                      {`key "webhook.rate"`},
+		"[webhook]\nburst = 0\n":                       {`key "webhook.burst"`},
+		"[webhook]\ndedupe = \"2m\"\n":                 {`key "webhook.dedupe"`, "1m"},
+		"[webhook]\nport = 1\n":                        {`unknown key "webhook.port"`},
+		"webhook = 1\n":                                {`"webhook"`, "expected table"},
+		"[connectors.webhook]\ntype = \"httpcrm\"\n":   {"[connectors.webhook]", "taken by the webhook listener"},
+		"[webhook]\ntoken = \"abc\"\n":                 {`unknown key "webhook.token"`},
+		"[webhook]\nenabled = false\nrate = 1e9\n":     {`key "webhook.rate"`},
+		"[webhook]\nlisten = \"[::1]:8790\"\nrate=1\n": nil,
+	} {
+		_, err := Load(writeConfig(t, body))
+		if wants == nil {
+			if err != nil {
+				t.Errorf("%q: %v", body, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%q loads", body)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not mention %q", body, err, w)
+			}
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"65536": 65536, "512B": 512, "64KiB": 64 << 10, "64kb": 64 << 10, " 1 MiB ": 1 << 20, "2M": 2 << 20} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "KiB", "-1", "1.5MiB", "64 bananas", "99999999999999MiB"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("ParseByteSize(%q) accepted", in)
+		}
+	}
+	for n, want := range map[ByteSize]string{65536: "64KiB", 1 << 20: "1MiB", 1000: "1000B", 1536: "1536B", 0: "0B"} {
+		if got := n.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 // Command gen draws Ringside's PNG icons into the assets directory:
-// icon.png (256x256) and tray-<state>.png (64x64) for each connection state.
+// icon.png (256x256), tray-<state>.png (64x64) for each connection state,
+// and tray-<state>-<mark>.png with the agent's busy, away or do-not-disturb
+// mark in the top-right corner.
 //
 // The PNGs are committed; run this only to change them:
 //
@@ -40,6 +42,8 @@ const (
 	grey     = 0x8a8f94
 	greyBase = 0x6b7278
 	greyDark = 0x4b5156
+	blue     = 0x2f6fd6
+	purple   = 0x7b4fc9
 )
 
 func run(dir string) error {
@@ -49,6 +53,22 @@ func run(dir string) error {
 		"tray-reconnecting.png": render(64, trayBase(teal, tealDark), badge(amber)),
 		"tray-failed.png":       render(64, trayBase(teal, tealDark), badge(red)),
 		"tray-offline.png":      render(64, trayBase(greyBase, greyDark), badge(grey)),
+	}
+	states := []struct {
+		name      string
+		disc, rim uint32
+		badge     uint32
+	}{
+		{"connected", teal, tealDark, green},
+		{"reconnecting", teal, tealDark, amber},
+		{"failed", teal, tealDark, red},
+		{"offline", greyBase, greyDark, grey},
+	}
+	for _, st := range states {
+		for mark, layers := range marks() {
+			extra := append(badge(st.badge), layers...)
+			files["tray-"+st.name+"-"+mark+".png"] = render(64, trayBase(st.disc, st.rim), extra)
+		}
 	}
 	for name, img := range files {
 		if err := writePNG(filepath.Join(dir, name), img); err != nil {
@@ -105,6 +125,30 @@ func badge(c uint32) []layer {
 	return []layer{
 		{circle(0.56, 0.56, 0.44), opaque(white)},
 		{circle(0.56, 0.56, 0.34), opaque(c)},
+	}
+}
+
+// marks are the agent-state marks drawn in the top-right corner, by name:
+// busy is a no-entry sign, away (dinner, break) a pause sign, dnd a crescent
+// moon.
+func marks() map[string][]layer {
+	const cx, cy = 0.56, -0.56
+	disc := func(c uint32) []layer {
+		return []layer{
+			{circle(cx, cy, 0.44), opaque(white)},
+			{circle(cx, cy, 0.34), opaque(c)},
+		}
+	}
+	box := func(x, y, halfW, halfH float64) func(x, y float64) float64 {
+		return func(px, py float64) float64 { return roundedBox(px-x, py-y, halfW, halfH, 0.03) }
+	}
+	moon := func(x, y float64) float64 {
+		return math.Max(circle(cx-0.02, cy, 0.22)(x, y), -circle(cx+0.09, cy-0.07, 0.19)(x, y))
+	}
+	return map[string][]layer{
+		"busy": append(disc(red), layer{box(cx, cy, 0.21, 0.06), opaque(white)}),
+		"away": append(disc(blue), layer{box(cx-0.09, cy, 0.05, 0.17), opaque(white)}, layer{box(cx+0.09, cy, 0.05, 0.17), opaque(white)}),
+		"dnd":  append(disc(purple), layer{moon, opaque(white)}),
 	}
 }
 

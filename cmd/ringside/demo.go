@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,8 +15,6 @@ import (
 
 	"github.com/ringside/ringside/app"
 	"github.com/ringside/ringside/app/notify"
-	"github.com/ringside/ringside/connectors"
-	"github.com/ringside/ringside/connectors/accolades"
 	"github.com/ringside/ringside/connectors/accolades/simulator"
 	"github.com/ringside/ringside/settings"
 )
@@ -31,9 +29,12 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", filepath.Join(settings.DefaultDataDir(), "demo"), "where the demo keeps its settings, contacts and journal")
 	gap := fs.Duration("gap", 8*time.Second, "shortest pause between two calls")
 	speed := fs.Float64("speed", 10, "ring and talk times are divided by this")
+	headless := fs.Bool("headless", false, "no window: calls become desktop notifications and log lines")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancel(ctx) // Quit in the tray ends the whole demo
+	defer stop()
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
 
@@ -58,47 +59,38 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.New(app.Deps{Config: cfg, Registry: registry(), Secrets: settings.NewMemoryStore(), Logger: log})
+	// The webhook listener's token, known to the simulator, which posts the
+	// call notifications to the listener as Accolades would.
+	secrets := settings.NewMemoryStore()
+	token := rand.Text()
+	if err := secrets.Set(app.WebhookTokenKey, token); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	a, err := app.New(app.Deps{Config: cfg, Registry: registry(), Secrets: secrets, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-
-	// The call-notification webhook on loopback, until the shared webhook
-	// listener mounts it.
-	office, _ := a.Instance("office").Value.(*accolades.Connector)
-	hook := office.NotificationHandler(func(ev connectors.Event) {
-		ev.Source = "office"
-		ev.Received = time.Now()
-		a.Engine.Emit(ctx.Done(), ev)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("demo: listen for call notifications: %w", err)
+	if err := a.Webhook.Bind(); err != nil { // port 0: learn the port now
+		return fmt.Errorf("demo: %w", err)
 	}
-	srv := &http.Server{Handler: hook, ReadHeaderTimeout: 5 * time.Second}
+	hook := a.Webhook.URL() + "/office/notify"
 
-	fmt.Fprintf(e.stdout, "Ringside demo: simulator at %s, data in %s\nhistory: ringside history --config %s\n",
-		simURL, *dataDir, cfg.Path)
+	fmt.Fprintf(e.stdout, "Ringside demo: simulator at %s, call notifications to %s, data in %s\nhistory: ringside history --config %s\n",
+		simURL, hook, *dataDir, cfg.Path)
 
 	updates, unsubscribe := a.Bus.Subscribe(256)
 	var wg sync.WaitGroup
 	wg.Go(func() { // exits when ctx is done
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("call notifications", "error", err)
-		}
+		sim.RunScenario(ctx, demoAgent, simulator.Scenario{MinGap: *gap, MaxGap: 2 * *gap, Speed: *speed}, hook+"?token="+url.QueryEscape(token))
 	})
-	wg.Go(func() { // exits when ctx is done
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(shut)
-	})
-	wg.Go(func() { app.NewAnnouncer(notify.NewDesktop("Ringside", ""), log).Run(ctx, updates) }) // exits when ctx is done
-	wg.Go(func() {                                                                               // exits when ctx is done
-		sim.RunScenario(ctx, demoAgent, simulator.Scenario{MinGap: *gap, MaxGap: 2 * *gap, Speed: *speed}, "http://"+ln.Addr().String()+"/")
-	})
-	err = a.Run(ctx)
+	// The desktop app with a display (it runs a until Quit), else headless.
+	if ran, derr := e.demoDesktop(ctx, a, cfg, log, stop, *headless); ran {
+		err = derr
+	} else {
+		wg.Go(func() { app.NewAnnouncer(notify.NewDesktop("Ringside", ""), log).Run(ctx, updates) }) // exits when ctx is done
+		err = a.Run(ctx)
+	}
 	unsubscribe()
 	stopSim()
 	wg.Wait()
@@ -134,6 +126,11 @@ mode = "notification"
 
 [data]
 dir = %q
+
+# The simulator posts Accolades' call notifications to the webhook listener
+# (POST /office/notify?token=…); port 0 takes a free port at every start.
+[webhook]
+listen = "127.0.0.1:0"
 
 [connectors.office]
 type = "accolades"

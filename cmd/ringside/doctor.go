@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -15,6 +20,7 @@ import (
 	"github.com/ringside/ringside/app/journal"
 	"github.com/ringside/ringside/app/notify"
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/webhook"
 	"github.com/ringside/ringside/settings"
 )
 
@@ -47,7 +53,27 @@ func (e *env) doctor(ctx context.Context, args []string) error {
 	checks = append(checks, storageChecks(ctx, cfg)...)
 	checks = append(checks, keyringCheck())
 	checks = append(checks, notifyCheck(ctx))
-	checks = append(checks, connectorChecks(ctx, cfg, *timeout)...)
+	phones, err := connectors.NewPhoneParser(cfg.Region)
+	if err != nil {
+		checks = append(checks, check{name: "region", err: err})
+		return e.report(checks)
+	}
+	discard := slog.New(slog.DiscardHandler)
+	ins, err := app.Build(cfg, registry(), secrets(), phones, discard, clockwork.NewRealClock())
+	if err != nil {
+		checks = append(checks, check{name: "connectors", err: err, fix: "fix the settings file; see each connector's README"})
+		checks = append(checks, webhookChecks(ctx, cfg, nil)...)
+		return e.report(checks)
+	}
+	defer func() {
+		for _, in := range ins {
+			if c, ok := in.Value.(connectors.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
+	checks = append(checks, connectorChecks(ctx, ins, *timeout)...)
+	checks = append(checks, webhookChecks(ctx, cfg, ins)...)
 	return e.report(checks)
 }
 
@@ -142,23 +168,7 @@ func notifyCheck(ctx context.Context) check {
 	return check{name: "notifications", detail: "notification daemon on the session bus"}
 }
 
-func connectorChecks(ctx context.Context, cfg *settings.Config, timeout time.Duration) []check {
-	phones, err := connectors.NewPhoneParser(cfg.Region)
-	if err != nil {
-		return []check{{name: "region", err: err}}
-	}
-	discard := slog.New(slog.DiscardHandler)
-	ins, err := app.Build(cfg, registry(), secrets(), phones, discard, clockwork.NewRealClock())
-	if err != nil {
-		return []check{{name: "connectors", err: err, fix: "fix the settings file; see each connector's README"}}
-	}
-	defer func() {
-		for _, in := range ins {
-			if c, ok := in.Value.(connectors.Closer); ok {
-				c.Close()
-			}
-		}
-	}()
+func connectorChecks(ctx context.Context, ins []app.Instance, timeout time.Duration) []check {
 	if len(ins) == 0 {
 		return []check{{name: "connectors", detail: "none configured: local contacts and journal only"}}
 	}
@@ -174,4 +184,102 @@ func connectorChecks(ctx context.Context, cfg *settings.Config, timeout time.Dur
 		out = append(out, c)
 	}
 	return out
+}
+
+// webhookChecks reports the webhook listener: its address (free, or held
+// by a running Ringside, or taken by another program), a warning when the
+// network can reach it, its token, and the routes of the connectors ins.
+func webhookChecks(ctx context.Context, cfg *settings.Config, ins []app.Instance) []check {
+	wc := cfg.Webhook
+	var routers []string
+	for _, in := range ins {
+		if _, ok := in.Value.(connectors.Router); ok {
+			routers = append(routers, in.Name)
+		}
+	}
+	if !wc.Enabled {
+		c := check{name: "webhook", detail: "off ([webhook] enabled = false)"}
+		if len(routers) > 0 {
+			c.err = fmt.Errorf("off, so the callbacks of %s do not reach Ringside, nor /dial", strings.Join(routers, ", "))
+			c.fix = "set [webhook] enabled = true"
+			c.warn = true
+		}
+		return []check{c}
+	}
+	out := []check{webhookAddressCheck(ctx, wc.Listen)}
+	if !webhook.IsLoopback(wc.Listen) {
+		out = append(out, check{name: "webhook exposure", warn: true,
+			err: fmt.Errorf("listening on %s: other computers can reach it, unencrypted", wc.Listen),
+			fix: "listen on 127.0.0.1 and put a reverse proxy or tunnel with TLS in front (README, \"Webhook listener\")"})
+	}
+	switch tok, err := secrets().Get(app.WebhookTokenKey); {
+	case err == nil && len(tok) < webhook.MinTokenLength:
+		out = append(out, check{name: "webhook token", err: fmt.Errorf("%s is shorter than %d characters", app.WebhookTokenKey, webhook.MinTokenLength),
+			fix: "ringside secret set " + app.WebhookTokenKey + " (a longer one), or delete it and Ringside makes one"})
+	case err == nil:
+		out = append(out, check{name: "webhook token", detail: app.WebhookTokenKey + " is set"})
+	case errors.Is(err, settings.ErrKeyringUnavailable):
+		out = append(out, check{name: "webhook token", err: fmt.Errorf("no keyring: Ringside makes a new token at every start, so vendors given one are refused after a restart"),
+			warn: true, fix: "make the keyring available, or set " + settings.EnvName(app.WebhookTokenKey)})
+	default:
+		out = append(out, check{name: "webhook token", detail: app.WebhookTokenKey + " not set yet: Ringside makes one at its first start"})
+	}
+	var routes []string
+	for _, in := range ins {
+		r, ok := in.Value.(connectors.Router)
+		if !ok {
+			continue
+		}
+		base := app.CallbackBase(cfg, in.Name)
+		for _, rt := range r.Routes() {
+			auth := "?token=<" + app.WebhookTokenKey + ">"
+			if rt.Auth.Kind == connectors.AuthParam {
+				auth = " (" + rt.Auth.Param + " checked)"
+			}
+			routes = append(routes, strings.Join(rt.Methods, "/")+" "+base+"/"+rt.Path+auth)
+		}
+	}
+	if len(routes) > 0 {
+		out = append(out, check{name: "webhook routes", detail: strings.Join(routes, ", ")})
+	}
+	return out
+}
+
+// webhookAddressCheck binds the listen address for a moment: free is fine
+// (Ringside is not running), held by a Ringside that answers /health is
+// fine, anything else is a problem.
+func webhookAddressCheck(ctx context.Context, listen string) check {
+	c := check{name: "webhook"}
+	host, port, _ := net.SplitHostPort(listen)
+	if port == "0" {
+		c.detail = listen + ": a free port is picked at every start"
+		c.err = errors.New("listen port 0: a new port at every start, so vendors cannot be given the address")
+		c.fix = "set [webhook] listen to a fixed port, e.g. " + webhook.DefaultListen
+		c.warn = true
+		return c
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err == nil {
+		ln.Close()
+		c.detail = listen + " is free: Ringside listens there while it runs"
+		return c
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	hctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(hctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/health", nil)
+	var health struct{ Service, Status string }
+	resp, herr := http.DefaultClient.Do(req)
+	if herr == nil {
+		defer resp.Body.Close()
+		herr = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&health)
+	}
+	if herr == nil && resp.StatusCode == http.StatusOK && health.Service == "ringside" {
+		c.detail = "Ringside is listening on " + listen
+		return c
+	}
+	c.err = webhook.BindError(listen, err)
+	return c
 }

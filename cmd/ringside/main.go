@@ -1,6 +1,8 @@
 // Command ringside is the call-center agent's desktop companion.
 //
-//	ringside [--headless] [--config FILE]     run (headless: notifications only)
+//	ringside [--headless] [--config FILE]     run: tray and popups (headless: notifications only)
+//	ringside tel:NUMBER | callto:NUMBER       dial through the running Ringside (desktop links)
+//	ringside dial NUMBER                      the same for a number
 //	ringside demo                             run against the built-in Accolades simulator
 //	ringside history [--json] [filters]       print the call journal
 //	ringside doctor                           check config, keyring, notifications, storage, connectors
@@ -20,6 +22,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ringside/ringside/cmd/ringside/guilog"
 	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/connectors/accolades"
 	"github.com/ringside/ringside/connectors/contacts"
@@ -32,6 +35,7 @@ import (
 const version = "0.1.0"
 
 func main() {
+	guilog.Restore() // after the packages' initialisation; see guilog
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -66,9 +70,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if isDialURI(cmd) { // a desktop handing over a link: Exec=ringside %u
+		return e.runApp(ctx, append(args, cmd))
+	}
 	switch cmd {
 	case "":
 		return e.runApp(ctx, args)
+	case "dial":
+		return e.dial(ctx, args)
 	case "demo":
 		return e.demo(ctx, args)
 	case "history":
@@ -92,8 +101,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 const usage = `usage:
-  ringside [--headless] [--config FILE]   run Ringside
-  ringside demo [--gap 8s] [--speed 10]   run against the built-in Accolades simulator: no account needed
+  ringside [--headless] [--config FILE]   run Ringside: tray and caller popups (--headless: notifications only)
+  ringside [--config FILE] tel:NUMBER     dial a tel: or callto: link through the running Ringside (or start one)
+  ringside dial [--config FILE] NUMBER    the same for a number
+  ringside demo [--headless] [--gap 8s] [--speed 10]  run against the built-in Accolades simulator: no account needed
   ringside history [--json] [--number DIGITS] [--name TEXT] [--since DATE] [--until DATE] [--missed] [--limit N]
   ringside doctor [--config FILE]         check config, keyring, notifications, storage and connectors
   ringside secret set|delete|check NAME   keep a secret (e.g. office.password) in the OS keyring

@@ -13,7 +13,8 @@
 // exactly, typos included (authSucces, IP_MISSMATCH).
 //
 // The connector implements connectors.Source (the socket), connectors.Dialer
-// (REST dial) and connectors.Tester; NotificationHandler serves the webhook.
+// (REST dial), connectors.Tester and connectors.Router (the webhook, mounted
+// on Ringside's webhook listener).
 // Package simulator is a local server speaking the same protocol, for tests
 // and the demo.
 package accolades
@@ -45,7 +46,7 @@ import (
 var sample string
 
 // Type is the "accolades" connector type: a Source (the API CRM socket), a
-// Dialer (REST dial) and a Tester.
+// Dialer (REST dial), a Tester and a Router (the call-notification webhook).
 func Type() connectors.Type {
 	return connectors.Type{
 		Name:   "accolades",
@@ -100,8 +101,8 @@ type Config struct {
 }
 
 // Connector is an "accolades" connector. Run is called by the runner, one
-// call at a time; Dial, Test, Configuration and NotificationHandler may be
-// called from any goroutine.
+// call at a time; Dial, Test, Configuration, Routes and the routes' Parse
+// may be called from any goroutine.
 type Connector struct {
 	name   string
 	url    string

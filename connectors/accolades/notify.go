@@ -1,19 +1,14 @@
 package accolades
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/ringside/ringside/connectors"
 )
-
-// MaxNotification is the largest call-notification body accepted, in bytes.
-const MaxNotification = 64 << 10
 
 // The phone number of a call notification may come in any of these fields.
 var notificationNumberFields = [...]string{"phoneNumber", "number", "callerId", "callerNumber", "phone"}
@@ -36,7 +31,8 @@ var notificationNumberFields = [...]string{"phoneNumber", "number", "callerId", 
 //     nil: the number is then kept raw).
 //
 // apiName, when present, must be callNotification. At and Received are left
-// for the caller. Errors name the field but never quote a number.
+// for the caller (the engine dates the event when it is received). Errors
+// name the field but never quote a number.
 func ParseNotification(form url.Values, phones *connectors.PhoneParser) (connectors.Event, error) {
 	get := func(k string) string { return strings.TrimSpace(form.Get(k)) }
 	if api := get("apiName"); api != "" && api != "callNotification" {
@@ -99,52 +95,26 @@ func parseDirection(s string) connectors.Direction {
 	return connectors.DirectionUnknown
 }
 
-// NotificationHandler serves the call-notification webhook: it accepts only
-// POSTed application/x-www-form-urlencoded bodies of at most 64 KiB, hands
-// the event to emit (with At and Received set to now) and answers 204 No
-// Content. Bad input is answered with a JSON {"error":"…"}: 405 for another
-// method, 415 for another content type, 413 for a larger body, 400 for a
-// form ParseNotification refuses. emit may block; the request waits.
-func (c *Connector) NotificationHandler(emit func(connectors.Event)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			httpError(w, http.StatusMethodNotAllowed, "only POST is accepted")
-			return
-		}
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-			httpError(w, http.StatusUnsupportedMediaType, "want a form (Content-Type: application/x-www-form-urlencoded)")
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxNotification)
-		if err := r.ParseForm(); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d KiB", MaxNotification>>10))
-				return
+// Routes makes the connector a connectors.Router: the call-notification
+// webhook is POST /<instance>/notify on the webhook listener, a form body
+// (application/x-www-form-urlencoded) authenticated by the listener's
+// token. Accolades lets the user type the webhook's address, so the token
+// goes in it: http(s)://<listener>/<instance>/notify?token=<webhook.token>.
+// The listener answers 200 once the event is with the engine, 400 with the
+// reason for a form ParseNotification refuses, and refuses the rest itself
+// (401, 405, 413, 415 …).
+func (c *Connector) Routes() []connectors.Route {
+	return []connectors.Route{{
+		Path:    "notify",
+		Methods: []string{http.MethodPost},
+		Auth:    connectors.TokenAuth(),
+		Accept:  []string{connectors.MediaForm},
+		Parse: func(req connectors.CallbackRequest) (connectors.Callback, error) {
+			ev, err := ParseNotification(req.Form, c.phones)
+			if err != nil {
+				return connectors.Callback{}, err
 			}
-			httpError(w, http.StatusBadRequest, "the body is not a form")
-			return
-		}
-		ev, err := ParseNotification(r.PostForm, c.phones)
-		if err != nil {
-			c.logger.Warn("Accolades: call notification refused", "error", err)
-			httpError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		now := c.clock.Now()
-		ev.At, ev.Received = now, now
-		c.logger.Debug("Accolades: call notification", "event", ev)
-		emit(ev)
-		w.WriteHeader(http.StatusNoContent)
-	})
-}
-
-func httpError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error string `json:"error"`
-	}{msg})
+			return connectors.Callback{Events: []connectors.Event{ev}}, nil
+		},
+	}}
 }

@@ -1,10 +1,11 @@
 package accolades
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/webhook"
 )
 
 func TestParseNotification(t *testing.T) {
@@ -73,46 +75,65 @@ func TestParseNotification(t *testing.T) {
 	}
 }
 
-func TestNotificationHandler(t *testing.T) {
-	c := newTestConnector(t, testDeps(t), conf("wss://client.voipit.ro:14327"))
-	var mu sync.Mutex
-	var got []connectors.Event
-	ts := httptest.NewServer(c.NotificationHandler(func(ev connectors.Event) {
-		mu.Lock()
-		got = append(got, ev)
-		mu.Unlock()
-	}))
-	t.Cleanup(ts.Close)
+// TestRoutes mounts the webhook on the real listener and posts
+// notifications to it as Accolades does.
+func TestRoutes(t *testing.T) {
+	deps := testDeps(t)
+	c := newTestConnector(t, deps, conf("wss://client.voipit.ro:14327"))
+	sink := &eventSink{}
+	cfg := webhook.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Token = "accolades-test-token-0123"
+	l, err := webhook.New(cfg, webhook.Deps{Sink: sink, Phones: deps.Phones})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Mount("office", c.Routes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	hook := l.URL() + "/office/notify?token=" + cfg.Token
 
 	const form = "application/x-www-form-urlencoded"
 	good := "apiName=callNotification&event=answer&callId=1608743891.1344&userId=321&userType=agent&direction=in&phoneNumber=0211234567"
 	tests := []struct {
 		name        string
 		method      string
+		url         string
 		contentType string
 		body        string
 		status      int
 		errWant     string // the JSON error holds it
 	}{
-		{"good", "POST", form, good, 204, ""},
-		{"with charset", "POST", form + "; charset=UTF-8", good, 204, ""},
-		{"wrong method", "GET", "", "", 405, "only POST"},
-		{"json body", "POST", "application/json", `{"event":"answer"}`, 415, "want a form"},
-		{"oversize", "POST", form, "event=answer&callId=1.2&x=" + strings.Repeat("a", MaxNotification), 413, "larger than 64 KiB"},
-		{"bad form encoding", "POST", form, "event=%zz", 400, "not a form"},
-		{"missing callId", "POST", form, "apiName=callNotification&event=answer&phoneNumber=0211234567", 400, "callId is missing"},
-		{"unknown event", "POST", form, "apiName=callNotification&event=transfer&callId=1.2", 400, `event \"transfer\" is not`},
+		{"good", "POST", hook, form, good, 200, ""},
+		{"with charset", "POST", hook, form + "; charset=UTF-8", good, 200, ""},
+		{"no token", "POST", l.URL() + "/office/notify", form, good, 401, "missing token"},
+		{"wrong method", "GET", hook, "", "", 405, "allowed: POST"},
+		{"json body", "POST", hook, "application/json", `{"event":"answer"}`, 415, "want a body of type application/x-www-form-urlencoded"},
+		{"oversize", "POST", hook, form, "event=answer&callId=1.2&x=" + strings.Repeat("a", webhook.DefaultMaxBody), 413, "larger than 64KiB"},
+		{"bad form encoding", "POST", hook, form, "event=%zz", 400, "not a well-formed form"},
+		{"missing callId", "POST", hook, form, "apiName=callNotification&event=answer&phoneNumber=0211234567", 400, "callId is missing"},
+		{"unknown event", "POST", hook, form, "apiName=callNotification&event=transfer&callId=1.2", 400, `event \"transfer\" is not`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(tt.method, ts.URL+"/hook?event=hangup", strings.NewReader(tt.body))
+			req, err := http.NewRequest(tt.method, tt.url, strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if tt.contentType != "" {
 				req.Header.Set("Content-Type", tt.contentType)
 			}
-			resp, err := ts.Client().Do(req)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,9 +143,6 @@ func TestNotificationHandler(t *testing.T) {
 				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tt.status, body)
 			}
 			if tt.errWant == "" {
-				if len(body) != 0 {
-					t.Errorf("body %q on success", body)
-				}
 				return
 			}
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
@@ -136,15 +154,37 @@ func TestNotificationHandler(t *testing.T) {
 			}
 		})
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := sink.events()
 	if len(got) != 2 {
-		t.Fatalf("%d events emitted, want 2", len(got))
+		t.Fatalf("%d events reached the sink, want 2", len(got))
 	}
-	ev := got[0]
-	if ev.Kind != connectors.KindAnswered || ev.CallID != "1608743891.1344" || ev.At.IsZero() || ev.Received.IsZero() || ev.Phone.E164 != "+40211234567" {
-		t.Errorf("event %+v", ev)
+	want := connectors.Event{Kind: connectors.KindAnswered, Direction: connectors.DirectionInbound, Vendor: "accolades", CallID: "1608743891.1344",
+		Agent: "321", Phone: connectors.Phone{Raw: "0211234567", E164: "+40211234567"}, Extra: map[string]string{"event": "answer", "userType": "agent"}}
+	if !reflect.DeepEqual(got[0], want) {
+		t.Errorf("event %+v\nwant  %+v", got[0], want)
 	}
+}
+
+// eventSink records the events of callbacks, from instance "office" only.
+type eventSink struct {
+	mu  sync.Mutex
+	evs []connectors.Event
+}
+
+func (s *eventSink) Handle(_ context.Context, from string, cb connectors.Callback) error {
+	if from != "office" || !cb.Dial.IsZero() || cb.Status != connectors.StatusUnknown {
+		return fmt.Errorf("callback from %q: %+v", from, cb)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.evs = append(s.evs, cb.Events...)
+	return nil
+}
+
+func (s *eventSink) events() []connectors.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]connectors.Event(nil), s.evs...)
 }
 
 // FuzzParseNotification checks that no form makes ParseNotification panic,

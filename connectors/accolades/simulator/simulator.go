@@ -525,7 +525,8 @@ func (s *Server) Wait() { s.bg.Wait() }
 
 // Notify POSTs a call notification form to callbackURL, as Accolades does
 // for a user's webhook; apiName=callNotification is added when missing. Any
-// answer but 2xx is an error.
+// answer but 2xx is an error. callbackURL may carry a token in its query
+// (Ringside's webhook listener): errors never show the query.
 func (s *Server) Notify(ctx context.Context, callbackURL string, form url.Values) error {
 	f := url.Values{}
 	for k, v := range form {
@@ -541,6 +542,12 @@ func (s *Server) Notify(ctx context.Context, callbackURL string, form url.Values
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := s.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if i := strings.IndexByte(ue.URL, '?'); i >= 0 {
+				ue.URL = ue.URL[:i] + "?…"
+			}
+		}
 		return fmt.Errorf("simulator: notify: %w", err)
 	}
 	defer func() {
