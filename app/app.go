@@ -240,6 +240,14 @@ func (a *App) Run(ctx context.Context) error {
 	if a.Delivery != nil {
 		wg.Go(func() { a.Delivery.Run(ctx) }) // exits when ctx is done (+ grace)
 	}
+	if crm := a.Instance(a.cfg.CRM); crm != nil {
+		if cn, ok := crm.Value.(connectors.CallNotifier); ok {
+			updates, unsubscribe := a.Bus.Subscribe(256)
+			defer unsubscribe()
+			cards := callCards{crm: cn, log: a.log.With("connector", crm.Name)}
+			wg.Go(func() { cards.run(ctx, updates) }) // exits when ctx is done
+		}
+	}
 	if a.Webhook != nil {
 		wg.Go(func() { // exits when ctx is done (+ grace for requests in flight)
 			if err := a.Webhook.Run(ctx); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/ringside/ringside/connectors/contacts"
 	"github.com/ringside/ringside/connectors/httpcrm"
 	"github.com/ringside/ringside/connectors/jsonl"
+	"github.com/ringside/ringside/connectors/retailcrm"
 	"github.com/ringside/ringside/settings"
 )
 
@@ -54,7 +55,7 @@ type usageError struct{ error }
 
 // registry lists every vendor this binary speaks.
 func registry() *connectors.Registry {
-	return connectors.NewRegistry(accolades.Type(), contacts.Type(), httpcrm.Type(), jsonl.Type())
+	return connectors.NewRegistry(accolades.Type(), contacts.Type(), httpcrm.Type(), jsonl.Type(), retailcrm.Type())
 }
 
 // env is what every subcommand gets.
