@@ -270,6 +270,9 @@ func (a *App) Close() error {
 
 func (a *App) closeConnectors() { closeAll(a.instances) }
 
+// CloseInstances closes what Build made, for callers that do not make an App.
+func CloseInstances(ins []Instance) { closeAll(ins) }
+
 func closeAll(ins []Instance) {
 	for _, in := range ins {
 		if c, ok := in.Value.(connectors.Closer); ok {

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,5 +186,43 @@ func TestConfigExampleLoadsAndBuilds(t *testing.T) {
 		if err != nil {
 			t.Errorf("sample of %s does not build: %v", name, err)
 		}
+	}
+}
+
+func TestCLIRegisterRetailCRM(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+	t.Setenv("RINGSIDE_SECRET_CRM_API_KEY", "key-123")
+	t.Setenv("RINGSIDE_SECRET_CRM_CLIENT_ID", "client-secret-0123456789")
+	var got url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v5/integration-modules/ringside/edit" || r.Header.Get("X-API-KEY") != "key-123" {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"success":false,"errorMsg":"Not found"}`)
+			return
+		}
+		r.ParseForm()
+		got = r.PostForm
+		fmt.Fprint(w, `{"success":true,"notExistUsersIds":[2]}`)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.toml")
+	writeFile(t, config, fmt.Sprintf("region = \"RO\"\n[webhook]\nenabled = false\n[data]\ndir = %q\n[connectors.crm]\ntype = \"retailcrm\"\nurl = %q\nuser_id = 1\ncodes = { \"100\" = 1, \"200\" = 2 }\n", filepath.Join(dir, "data"), srv.URL))
+	out, _, err := runCLI(t, "", "register", "--config", config, "crm")
+	if err != nil {
+		t.Fatalf("register: %v\n%s", err, out)
+	}
+	var module map[string]any
+	if err := json.Unmarshal([]byte(got.Get("integrationModule")), &module); err != nil {
+		t.Fatalf("integrationModule= is not JSON: %v", err)
+	}
+	if module["clientId"] != "client-secret-0123456789" || module["code"] != "ringside" {
+		t.Errorf("module = %v", module)
+	}
+	if !strings.Contains(out, "user") || !strings.Contains(out, " 2") {
+		t.Errorf("output does not surface the unknown user 2:\n%s", out)
+	}
+	if _, _, err := runCLI(t, "", "register", "--config", config, "nope"); err == nil {
+		t.Error("register of an unknown instance succeeded")
 	}
 }

@@ -81,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return e.dial(ctx, args)
 	case "demo":
 		return e.demo(ctx, args)
+	case "register":
+		return e.register(ctx, args)
 	case "history":
 		return e.history(ctx, args)
 	case "doctor":
@@ -107,6 +109,7 @@ const usage = `usage:
   ringside dial [--config FILE] NUMBER    the same for a number
   ringside demo [--headless] [--gap 8s] [--speed 10]  run against the built-in Accolades simulator: no account needed
   ringside history [--json] [--number DIGITS] [--name TEXT] [--since DATE] [--until DATE] [--missed] [--limit N]
+  ringside register [--config FILE] NAME  register a connector's integration with its vendor (retailCRM's telephony module)
   ringside doctor [--config FILE]         check config, keyring, notifications, storage and connectors
   ringside secret set|delete|check NAME   keep a secret (e.g. office.password) in the OS keyring
   ringside autostart on|off|status        start Ringside when you log in
