@@ -51,6 +51,8 @@ type Delivery struct {
 	mu        sync.Mutex
 	held      map[int64]bool // items a worker is sending
 	lastFlush time.Time      // when the last partial batch went
+	lastStats time.Time      // when the outbox counts were last published
+	sent      bool           // something was sent since the last idle publish
 }
 
 // NewDelivery wires a sink. The batch size and rate limit come from the
@@ -124,6 +126,13 @@ func (d *Delivery) worker(ctx, sendCtx context.Context) {
 			continue
 		}
 		if len(items) == 0 {
+			d.mu.Lock()
+			sent := d.sent
+			d.sent = false
+			d.mu.Unlock()
+			if sent {
+				d.publishStats(ctx, true)
+			}
 			d.idle(ctx)
 			continue
 		}
@@ -136,6 +145,9 @@ func (d *Delivery) worker(ctx, sendCtx context.Context) {
 		}
 		d.send(sendCtx, items)
 		d.release(items)
+		d.mu.Lock()
+		d.sent = true
+		d.mu.Unlock()
 	}
 }
 
@@ -226,7 +238,24 @@ func (d *Delivery) send(ctx context.Context, items []journal.Item) {
 		}
 		d.delivered(mark, ids, now)
 	}
-	if st, err := d.store.Stats(mark, d.cfg.Sink); err == nil {
+	d.publishStats(mark, false)
+}
+
+// statsEvery spaces the outbox counts published while a backlog drains.
+const statsEvery = 250 * time.Millisecond
+
+// publishStats tells the tray the outbox counts: at most every statsEvery
+// while busy, and always when a worker goes idle (final is true).
+func (d *Delivery) publishStats(ctx context.Context, final bool) {
+	now := d.clock.Now()
+	d.mu.Lock()
+	if !final && now.Sub(d.lastStats) < statsEvery {
+		d.mu.Unlock()
+		return
+	}
+	d.lastStats = now
+	d.mu.Unlock()
+	if st, err := d.store.Stats(ctx, d.cfg.Sink); err == nil {
 		d.bus.Publish(Update{Kind: UpdateOutbox, At: now, Outbox: st})
 	}
 }
