@@ -46,7 +46,7 @@ type historyWindow struct {
 	seq     int // search generation: answers to older searches are dropped
 }
 
-var historyColumns = []struct {
+var historyColumns = [...]struct {
 	title string
 	width float32
 }{

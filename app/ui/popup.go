@@ -23,8 +23,10 @@ import (
 // ring→popup measurement look for.
 const PopupTitle = "Ringside call"
 
-// Dispositions offered in the popup; the agent may type another.
-var Dispositions = []string{"resolved", "callback", "sale", "complaint", "wrong number", "voicemail"}
+// Dispositions are offered in the popup; the agent may type another.
+func Dispositions() []string {
+	return []string{"resolved", "callback", "sale", "complaint", "wrong number", "voicemail"}
+}
 
 // maxCards is how many calls the popup stacks; beyond it the oldest ended
 // call makes room.
@@ -216,7 +218,7 @@ func newCallCard(p *popups, c journal.Call) *callCard {
 	k.note = widget.NewEntry()
 	k.note.SetPlaceHolder("Note for the CRM")
 	k.note.OnChanged = func(string) { k.touch() }
-	k.disposition = widget.NewSelectEntry(Dispositions)
+	k.disposition = widget.NewSelectEntry(Dispositions())
 	k.disposition.SetPlaceHolder("Disposition")
 	k.disposition.OnChanged = func(string) { k.touch() }
 	k.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), k.onSave)

@@ -25,7 +25,7 @@ const SettingsTitle = "Ringside: settings"
 
 // SecretNames are offered when storing a connector secret; each connector's
 // README says which it reads.
-var SecretNames = []string{"password", "token", "api_key", "client_secret"}
+func SecretNames() []string { return []string{"password", "token", "api_key", "client_secret"} }
 
 // settingsWindow edits the settings file: typed fields for Ringside's own
 // keys, key/value rows for each connector's, secrets straight to the
@@ -299,7 +299,7 @@ func (s *settingsWindow) addEditor(acc *widget.Accordion, cc settings.ConnectorC
 		e.addRow(k, TOMLLiteral(values[k]))
 	}
 	addKey := widget.NewButtonWithIcon("Add key", theme.ContentAddIcon(), func() { e.addRow("", "") })
-	e.secName = widget.NewSelectEntry(SecretNames)
+	e.secName = widget.NewSelectEntry(SecretNames())
 	e.secName.SetPlaceHolder("secret name")
 	e.secValue = widget.NewPasswordEntry()
 	e.secValue.SetPlaceHolder("value (goes to the OS keyring only)")

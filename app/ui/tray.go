@@ -27,18 +27,17 @@ const (
 	LabelQuit        = "Quit"
 )
 
-// statusLabels are the tray's words for the agent's statuses.
-var statusLabels = map[connectors.AgentStatus]string{
-	connectors.StatusFree:   "Free",
-	connectors.StatusBusy:   "Busy",
-	connectors.StatusDinner: "Dinner",
-	connectors.StatusBreak:  "Break",
-}
-
 // StatusLabel is how the tray names s.
 func StatusLabel(s connectors.AgentStatus) string {
-	if l, ok := statusLabels[s]; ok {
-		return l
+	switch s {
+	case connectors.StatusFree:
+		return "Free"
+	case connectors.StatusBusy:
+		return "Busy"
+	case connectors.StatusDinner:
+		return "Dinner"
+	case connectors.StatusBreak:
+		return "Break"
 	}
 	return "Status unknown"
 }

@@ -559,3 +559,25 @@ func TestTOMLValues(t *testing.T) {
 		t.Error("broken TOML array accepted")
 	}
 }
+
+func TestConnectionsWindow(t *testing.T) {
+	core := newFake(t)
+	core.states = []app.ConnState{{Name: "office", Status: app.LinkConnected, Detail: "Accolades API 1.1.0"}}
+	u := newUI(t, core, Options{})
+	u.Refresh()
+	if got := menuItem(t, u.Tray(), "Ringside: office connected"); !got.Disabled {
+		t.Error("the summary line is clickable")
+	}
+	u.ShowConnections()
+	if got := u.ConnectionsText(); !strings.Contains(got, "office: connected") || !strings.Contains(got, "Accolades API 1.1.0") {
+		t.Errorf("connections window says %q", got)
+	}
+	core.states = []app.ConnState{{Name: "office", Status: app.LinkFailed, Reason: "accolades: id_crm not known to the server"}}
+	u.HandleUpdate(app.Update{Kind: app.UpdateConnection, Conn: core.states[0]})
+	if got := u.ConnectionsText(); !strings.Contains(got, "id_crm not known") {
+		t.Errorf("connections window not refreshed: %q", got)
+	}
+	if u.tray.iconName != "tray-failed.png" && u.tray.iconName != "tray-failed-none.png" {
+		t.Errorf("icon = %s, want the failed one", u.tray.iconName)
+	}
+}

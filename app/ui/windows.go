@@ -106,7 +106,7 @@ func (d *diagWindow) refresh() {
 	d.text.SetText(DescribeConnections(d.u.core.States(), d.u.core.Err(), time.Now()))
 }
 
-// Text returns what the diagnostics window says, for tests.
+// ConnectionsText returns what the diagnostics window says, for tests.
 func (u *UI) ConnectionsText() string {
 	if u.diag == nil {
 		return ""
