@@ -85,6 +85,16 @@ type CallNotifier interface {
 	NotifyCall(ctx context.Context, callKey string, ev Event) error
 }
 
+// Registrar is implemented by connectors that register an integration with
+// their vendor (retailCRM's telephony module: agent codes, numbers, callback
+// addresses). The agent triggers it, from `ringside register` or the
+// settings window, never at every start. notes say, in words, what the
+// vendor did not recognise or what to fix, whether or not err is nil. It
+// blocks on the network.
+type Registrar interface {
+	RegisterIntegration(ctx context.Context) (notes []string, err error)
+}
+
 // RateLimiter is implemented by connectors whose CRM limits request rate;
 // the outbox spaces its requests to stay under it.
 type RateLimiter interface {

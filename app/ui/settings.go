@@ -80,6 +80,7 @@ type connEditor struct {
 	store    *widget.Button
 	test     *widget.Button
 	testMsg  *widget.Label
+	register *widget.Button // register the integration with the vendor (retailCRM's module)
 	item     *widget.AccordionItem
 	removed  bool
 }
@@ -309,6 +310,7 @@ func (s *settingsWindow) addEditor(acc *widget.Accordion, cc settings.ConnectorC
 	e.testMsg = widget.NewLabel("")
 	e.testMsg.Wrapping = fyne.TextWrapWord
 	e.test = widget.NewButtonWithIcon("Test connection", theme.MediaPlayIcon(), e.onTest)
+	e.register = widget.NewButtonWithIcon("Register with vendor", theme.UploadIcon(), e.onRegister)
 	remove := widget.NewButtonWithIcon("Remove connector", theme.DeleteIcon(), func() {
 		e.removed = true
 		acc.Remove(e.item)
@@ -323,7 +325,7 @@ func (s *settingsWindow) addEditor(acc *widget.Accordion, cc settings.ConnectorC
 		container.NewGridWithColumns(3, e.secName, e.secValue, e.store),
 		e.secMsg,
 		widget.NewSeparator(),
-		container.NewHBox(e.test, remove),
+		container.NewHBox(e.test, e.register, remove),
 		e.testMsg,
 	)
 	e.item = widget.NewAccordionItem(cc.Name+" ("+cc.Type+")", body)
@@ -419,6 +421,33 @@ func (e *connEditor) onTest() {
 			return
 		}
 		e.testMsg.SetText(res)
+	})
+}
+
+// onRegister registers this connector's integration with its vendor (for
+// retailCRM, the telephony module with the codes, numbers and callback
+// addresses) from the settings as they are in the window, and shows what
+// the vendor did not recognise.
+func (e *connEditor) onRegister() {
+	cfg, err := e.s.config()
+	if err != nil {
+		e.testMsg.SetText("Fix the settings first: " + err.Error())
+		return
+	}
+	e.testMsg.SetText("Registering…")
+	var notes []string
+	e.s.u.background(func(ctx context.Context) error {
+		var err error
+		notes, err = e.s.u.core.RegisterConnector(ctx, cfg, e.name)
+		return err
+	}, func(err error) {
+		lines := notes
+		if err != nil {
+			lines = append([]string{"Not registered: " + err.Error()}, lines...)
+		} else {
+			lines = append([]string{"Registered with the vendor."}, lines...)
+		}
+		e.testMsg.SetText(strings.Join(lines, "\n"))
 	})
 }
 

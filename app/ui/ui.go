@@ -74,6 +74,9 @@ type Configurator interface {
 	// TestConnector builds connector name of cfg, without running it, and
 	// runs its connection test.
 	TestConnector(ctx context.Context, cfg *settings.Config, name string) app.TestResult
+	// RegisterConnector registers connector name of cfg with its vendor
+	// (connectors.Registrar), returning what the vendor did not recognise.
+	RegisterConnector(ctx context.Context, cfg *settings.Config, name string) (notes []string, err error)
 	// ConnectorTypes lists the connector types this build knows.
 	ConnectorTypes() []string
 }

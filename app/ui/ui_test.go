@@ -24,6 +24,7 @@ import (
 // fakeCore records what the UI asks of the core.
 type fakeCore struct {
 	mu          sync.Mutex
+	registered  []string
 	cfg         *settings.Config
 	statuses    []connectors.AgentStatus
 	dials       []string
@@ -106,6 +107,13 @@ func (f *fakeCore) TestConnector(_ context.Context, _ *settings.Config, name str
 	defer f.mu.Unlock()
 	f.tested = append(f.tested, name)
 	return app.TestResult{Name: name, Took: 42 * time.Millisecond}
+}
+
+func (f *fakeCore) RegisterConnector(_ context.Context, _ *settings.Config, name string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.registered = append(f.registered, name)
+	return []string{"retailCRM has no user 2 (codes)"}, nil
 }
 
 func (f *fakeCore) ConnectorTypes() []string {
@@ -531,6 +539,27 @@ func TestSettingsTestConnection(t *testing.T) {
 	}
 	if got := cfg.Connectors["pbx"].Values()["path"]; got != "/tmp/events.jsonl" {
 		t.Errorf("path = %#v", got)
+	}
+}
+
+func TestSettingsRegister(t *testing.T) {
+	core := newFake(t)
+	u := newUI(t, core, Options{})
+	u.ShowSettings()
+	s := u.settings
+	s.newName.SetText("crm")
+	s.newType.SetSelected("httpcrm")
+	test.Tap(s.add)
+	e := s.connectors[0]
+	e.addRow("url", "https://crm.example/calls")
+	test.Tap(e.register)
+	if got, want := e.testMsg.Text, "Registered with the vendor.\nretailCRM has no user 2 (codes)"; got != want {
+		t.Errorf("register says %q, want %q", got, want)
+	}
+	core.mu.Lock()
+	defer core.mu.Unlock()
+	if len(core.registered) != 1 || core.registered[0] != "crm" {
+		t.Errorf("registered = %q, want [crm]", core.registered)
 	}
 }
 

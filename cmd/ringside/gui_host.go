@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/jonboulle/clockwork"
-
 	"github.com/ringside/ringside/app"
 	"github.com/ringside/ringside/app/journal"
 	"github.com/ringside/ringside/connectors"
@@ -333,44 +331,33 @@ func (h *coreHost) ConnectorTypes() []string { return registry().Names() }
 // TestConnector builds connector name of cfg on its own, without running
 // it, and runs its connection test.
 func (h *coreHost) TestConnector(ctx context.Context, cfg *settings.Config, name string) app.TestResult {
-	res := app.TestResult{Name: name}
-	cc, ok := cfg.Connectors[name]
-	if !ok {
-		res.Err = fmt.Errorf("no connector named %q", name)
-		return res
-	}
-	res.Type = cc.Type
-	one := *cfg
-	cc.Enabled = true
-	one.Connectors = map[string]settings.ConnectorConfig{name: cc}
-	phones, err := connectors.NewPhoneParser(cfg.Region)
+	in, err := buildOne(cfg, name, h.secrets(), h.logger())
 	if err != nil {
-		res.Err = fmt.Errorf("region: %w", err)
-		return res
+		return app.TestResult{Name: name, Err: err}
 	}
-	secrets := h.deps.Secrets
-	if secrets == nil {
-		secrets = settings.NewMemoryStore()
+	defer app.CloseInstances([]app.Instance{in})
+	if _, ok := in.Value.(connectors.Tester); !ok {
+		return app.TestResult{Name: name, Type: in.Type, Err: fmt.Errorf("a %s connector has no connection test; save and watch it under Connections in the tray", in.Type)}
 	}
-	log := h.log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	return app.TestConnections(ctx, []app.Instance{in})[0]
+}
+
+// RegisterConnector registers connector name of cfg with its vendor
+// (retailCRM's telephony module), from the settings as they are.
+func (h *coreHost) RegisterConnector(ctx context.Context, cfg *settings.Config, name string) ([]string, error) {
+	return registerConnector(ctx, cfg, name, h.secrets(), h.logger())
+}
+
+func (h *coreHost) secrets() settings.SecretStore {
+	if h.deps.Secrets == nil {
+		return settings.NewMemoryStore()
 	}
-	ins, err := app.Build(&one, registry(), secrets, phones, log, clockwork.NewRealClock())
-	if err != nil {
-		res.Err = err
-		return res
+	return h.deps.Secrets
+}
+
+func (h *coreHost) logger() *slog.Logger {
+	if h.log == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	defer func() {
-		for _, in := range ins {
-			if c, ok := in.Value.(connectors.Closer); ok {
-				_ = c.Close()
-			}
-		}
-	}()
-	if _, ok := ins[0].Value.(connectors.Tester); !ok {
-		res.Err = fmt.Errorf("a %s connector has no connection test; save and watch it under Connections in the tray", cc.Type)
-		return res
-	}
-	return app.TestConnections(ctx, ins)[0]
+	return h.log
 }

@@ -298,3 +298,9 @@ func clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// RegisterIntegration implements connectors.Registrar with Register.
+func (c *CRM) RegisterIntegration(ctx context.Context) ([]string, error) {
+	res, err := c.Register(ctx)
+	return res.Warnings, err
+}
