@@ -1,70 +1,22 @@
 package accolades
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
-	"github.com/jonboulle/clockwork"
-
 	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/connectors/accolades/simulator"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
-// fakeSection decodes a TOML string strictly, like the settings file does.
-type fakeSection string
-
-func (s fakeSection) Decode(v any) error {
-	md, err := toml.Decode(string(s), v)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Where(), err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return fmt.Errorf("%s: unknown key %q", s.Where(), und[0].String())
-	}
-	return nil
-}
-
-func (fakeSection) Where() string { return "test.toml [connectors.office]" }
-
-// fakeSecrets is a keyring: a missing name is an error.
-type fakeSecrets map[string]string
-
-func (s fakeSecrets) Secret(name string) (string, error) {
-	v, ok := s[name]
-	if !ok {
-		return "", errors.New("secret not found in keyring")
-	}
-	return v, nil
-}
-
-// logBuffer collects log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// where names the test's settings section.
+const where = "test.toml [connectors.office]"
 
 const (
 	agentID  = "f8cb549544"
@@ -73,130 +25,14 @@ const (
 
 func testDeps(t testing.TB) connectors.Deps {
 	t.Helper()
-	pp, err := connectors.NewPhoneParser("RO")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return connectors.Deps{
-		Name:    "office",
-		Logger:  slog.New(slog.DiscardHandler),
-		Secrets: fakeSecrets{"password": password},
-		Phones:  pp,
-		Clock:   clockwork.NewRealClock(),
-	}
+	d := connectortest.Deps(t, "office", "RO")
+	d.Secrets = connectortest.Secrets{"password": password}
+	return d
 }
 
 func newTestConnector(t testing.TB, d connectors.Deps, conf string) *Connector {
 	t.Helper()
-	c, err := Type().New(fakeSection(conf), d)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return c.(*Connector)
-}
-
-// fakeLink records what a source reports; safe for concurrent use.
-type fakeLink struct {
-	mu     sync.Mutex
-	ups    []string
-	events []connectors.Event
-	info   map[string]string
-	notify chan struct{}         // a token after every Up, Emit and Info
-	evs    chan connectors.Event // when not nil, every event is also sent here
-}
-
-func newFakeLink() *fakeLink {
-	return &fakeLink{info: map[string]string{}, notify: make(chan struct{}, 1)}
-}
-
-func (l *fakeLink) Up(detail string) {
-	l.mu.Lock()
-	l.ups = append(l.ups, detail)
-	l.mu.Unlock()
-	l.poke()
-}
-
-func (l *fakeLink) Emit(ev connectors.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, ev)
-	l.mu.Unlock()
-	if l.evs != nil {
-		l.evs <- ev
-	}
-	l.poke()
-}
-
-func (l *fakeLink) Info(key, value string) {
-	l.mu.Lock()
-	l.info[key] = value
-	l.mu.Unlock()
-	l.poke()
-}
-
-func (l *fakeLink) poke() {
-	select {
-	case l.notify <- struct{}{}:
-	default:
-	}
-}
-
-// waitFor waits until cond holds on the link, for at most 10 s.
-func (l *fakeLink) waitFor(t testing.TB, what string, cond func(l *fakeLink) bool) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		l.mu.Lock()
-		ok := cond(l)
-		l.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-l.notify:
-		case <-time.After(10 * time.Millisecond):
-		case <-deadline:
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			t.Fatalf("timed out waiting for %s; have ups %q, %d events, info %q", what, l.ups, len(l.events), l.info)
-		}
-	}
-}
-
-func (l *fakeLink) waitUp(t testing.TB) {
-	t.Helper()
-	l.waitFor(t, "Up", func(l *fakeLink) bool { return len(l.ups) > 0 })
-}
-
-func (l *fakeLink) waitInfo(t testing.TB, key string) string {
-	t.Helper()
-	l.waitFor(t, "Info "+key, func(l *fakeLink) bool { _, ok := l.info[key]; return ok })
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.info[key]
-}
-
-func (l *fakeLink) waitEvents(t testing.TB, n int) []connectors.Event {
-	t.Helper()
-	l.waitFor(t, fmt.Sprintf("%d events", n), func(l *fakeLink) bool { return len(l.events) >= n })
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]connectors.Event(nil), l.events...)
-}
-
-func (l *fakeLink) upsCopy() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.ups...)
-}
-
-func (l *fakeLink) infoCopy() map[string]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	m := make(map[string]string, len(l.info))
-	for k, v := range l.info {
-		m[k] = v
-	}
-	return m
+	return connectortest.New[*Connector](t, Type(), connectortest.Section(where, conf), d)
 }
 
 // demoAgent is the configuration the test simulator holds for agentID.
@@ -263,7 +99,7 @@ func (r *running) wait(t testing.TB) error {
 
 func TestSample(t *testing.T) {
 	var cfg Config
-	if err := fakeSection(Type().Sample).Decode(&cfg); err != nil {
+	if err := connectortest.Section(where, string(Type().Sample)).Decode(&cfg); err != nil {
 		t.Fatalf("sample does not decode: %v", err)
 	}
 	c := newTestConnector(t, testDeps(t), string(Type().Sample))
@@ -319,7 +155,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Type().New(fakeSection(tt.conf), testDeps(t))
+			_, err := Type().New(connectortest.Section(where, tt.conf), testDeps(t))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New error = %v, want it to hold %q", err, tt.want)
 			}
@@ -329,7 +165,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestNewAcceptsLoopback(t *testing.T) {
 	for _, u := range []string{"ws://127.0.0.1:14327", "ws://localhost:1", "ws://[::1]:80", "wss://client.voipit.ro:14327"} {
-		if _, err := Type().New(fakeSection(conf(u)), testDeps(t)); err != nil {
+		if _, err := Type().New(connectortest.Section(where, conf(u)), testDeps(t)); err != nil {
 			t.Errorf("New(%s): %v", u, err)
 		}
 	}

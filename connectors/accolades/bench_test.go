@@ -9,6 +9,7 @@ import (
 
 	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/connectors/accolades/simulator"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 // BenchmarkFrameToEvent measures an incomingCall from the moment the
@@ -17,10 +18,11 @@ import (
 func BenchmarkFrameToEvent(b *testing.B) {
 	sim, url := newSim(b, simulator.Options{})
 	c := newTestConnector(b, testDeps(b), conf(url))
-	link := newFakeLink()
-	link.evs = make(chan connectors.Event, 1)
+	link := connectortest.NewLink()
+	evs := make(chan connectors.Event, 1)
+	link.Forward(evs)
 	startRun(b, c, link)
-	link.waitInfo(b, "agent")
+	link.WaitInfo(b, "agent")
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -29,7 +31,7 @@ func BenchmarkFrameToEvent(b *testing.B) {
 		if err := sim.Incoming(agentID, "0211234567", fmt.Sprintf("1608743891.%d", i), i%2 == 0); err != nil {
 			b.Fatal(err)
 		}
-		<-link.evs
+		<-evs
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()

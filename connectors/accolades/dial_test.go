@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 // request is what the test server saw.
@@ -47,7 +48,7 @@ func dialConf(url string) string {
 
 func TestDial(t *testing.T) {
 	url, reqs := dialServer(t, http.StatusOK, `{"type":"ok"}`)
-	var logs logBuffer
+	var logs connectortest.LogBuffer
 	d := testDeps(t)
 	d.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := newTestConnector(t, d, dialConf(url+"/"))
@@ -130,7 +131,7 @@ func TestDialErrors(t *testing.T) {
 	url, reqs := dialServer(t, 200, `{"type":"ok"}`)
 	t.Run("missing secret", func(t *testing.T) {
 		d := testDeps(t)
-		d.Secrets = fakeSecrets{}
+		d.Secrets = connectortest.Secrets{}
 		c := newTestConnector(t, d, dialConf(url))
 		err := c.Dial(ctx, phone)
 		if err == nil || !strings.Contains(err.Error(), "run `ringside secret set office.password`") {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/connectors/accolades/simulator"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 func TestAuthSuccess(t *testing.T) {
@@ -29,12 +30,12 @@ func TestAuthSuccess(t *testing.T) {
 		t.Run(reply, func(t *testing.T) {
 			_, url := newSim(t, simulator.Options{AuthReply: reply})
 			c := newTestConnector(t, testDeps(t), conf(url))
-			link := newFakeLink()
+			link := connectortest.NewLink()
 			startRun(t, c, link)
-			link.waitUp(t)
-			link.waitInfo(t, "agent")
-			link.waitInfo(t, "version")
-			if got, want := link.upsCopy(), []string{"Accolades API 1.1.0"}; !reflect.DeepEqual(got, want) {
+			link.WaitUp(t)
+			link.WaitInfo(t, "agent")
+			link.WaitInfo(t, "version")
+			if got, want := link.Ups(), []string{"Accolades API 1.1.0"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("Up = %q, want %q", got, want)
 			}
 			want := map[string]string{
@@ -43,7 +44,7 @@ func TestAuthSuccess(t *testing.T) {
 				"agent":   "id=321: INFO_AGENT",
 				"version": "1.1.0",
 			}
-			if got := link.infoCopy(); !reflect.DeepEqual(got, want) {
+			if got := link.Snapshot().Info; !reflect.DeepEqual(got, want) {
 				t.Errorf("Info = %q, want %q", got, want)
 			}
 			wantConf := Configuration{
@@ -62,9 +63,9 @@ func TestAuthSuccess(t *testing.T) {
 func TestCalls(t *testing.T) {
 	sim, url := newSim(t, simulator.Options{})
 	c := newTestConnector(t, testDeps(t), conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	startRun(t, c, link)
-	link.waitInfo(t, "agent") // events carry the agent id from now on
+	link.WaitInfo(t, "agent") // events carry the agent id from now on
 
 	if err := sim.Incoming(agentID, "0211234567", "1608743891.1344", false); err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestCalls(t *testing.T) {
 	if err := sim.Incoming(agentID, "", "", false); err != nil { // a hidden number, no id
 		t.Fatal(err)
 	}
-	evs := link.waitEvents(t, 4)
+	evs := link.WaitEvents(t, 4)
 	for i := range evs {
 		if evs[i].At.IsZero() || evs[i].Received.IsZero() {
 			t.Errorf("event %d has no At/Received", i)
@@ -118,7 +119,7 @@ func TestAuthFailed(t *testing.T) {
 			sim, url := newSim(t, simulator.Options{})
 			sim.Fail(agentID, tt.reason)
 			c := newTestConnector(t, testDeps(t), conf(url))
-			link := newFakeLink()
+			link := connectortest.NewLink()
 			err := startRun(t, c, link).wait(t)
 			if err == nil || !strings.Contains(err.Error(), tt.text) {
 				t.Fatalf("Run = %v, want an error holding %q", err, tt.text)
@@ -134,7 +135,7 @@ func TestAuthFailed(t *testing.T) {
 			if !errors.As(err, &ae) || ae.Reason != tt.reason {
 				t.Errorf("error %T is not an *AuthError with reason %q", err, tt.reason)
 			}
-			if ups := link.upsCopy(); len(ups) != 0 {
+			if ups := link.Ups(); len(ups) != 0 {
 				t.Errorf("Up called: %q", ups)
 			}
 		})
@@ -145,18 +146,18 @@ func TestUnknownIDAndConnectionExists(t *testing.T) {
 	_, url := newSim(t, simulator.Options{})
 	d := testDeps(t)
 	other := newTestConnector(t, d, fmt.Sprintf("url = %q\nid_crm = \"someone-else\"", url))
-	err := startRun(t, other, newFakeLink()).wait(t)
+	err := startRun(t, other, connectortest.NewLink()).wait(t)
 	if delay, _ := connectors.RetryDelay(err); delay != RetryNotLoggedIn {
 		t.Errorf("unknown id: Run = %v, want ID_NOT_FOUND", err)
 	}
 
 	c := newTestConnector(t, d, conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	startRun(t, c, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 	// a second client for the same agent is refused
 	second := newTestConnector(t, d, conf(url))
-	err = startRun(t, second, newFakeLink()).wait(t)
+	err = startRun(t, second, connectortest.NewLink()).wait(t)
 	if delay, _ := connectors.RetryDelay(err); delay != RetryConnectionExists {
 		t.Errorf("second client: Run = %v, want CONNECTION_EXISTS", err)
 	}
@@ -165,9 +166,9 @@ func TestUnknownIDAndConnectionExists(t *testing.T) {
 func TestConnectionClosed(t *testing.T) {
 	sim, url := newSim(t, simulator.Options{})
 	c := newTestConnector(t, testDeps(t), conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	r := startRun(t, c, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 	sim.CloseAgent(agentID)
 	err := r.wait(t)
 	if !errors.Is(err, ErrConnectionClosed) || err.Error() != "Accolades closed the connection (the agent closed the web interface?)" {
@@ -184,9 +185,9 @@ func TestConnectionClosed(t *testing.T) {
 func TestDrop(t *testing.T) {
 	sim, url := newSim(t, simulator.Options{})
 	c := newTestConnector(t, testDeps(t), conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	r := startRun(t, c, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 	sim.Drop(agentID)
 	err := r.wait(t)
 	if err == nil || !strings.HasPrefix(err.Error(), "Accolades: the connection dropped") {
@@ -197,20 +198,20 @@ func TestDrop(t *testing.T) {
 	}
 
 	// the next Run signs in again at once
-	link2 := newFakeLink()
+	link2 := connectortest.NewLink()
 	startRun(t, c, link2)
-	link2.waitUp(t)
+	link2.WaitUp(t)
 }
 
 func TestGarbageTolerated(t *testing.T) {
 	sim, url := newSim(t, simulator.Options{})
-	var logs logBuffer
+	var logs connectortest.LogBuffer
 	d := testDeps(t)
 	d.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := newTestConnector(t, d, conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	r := startRun(t, c, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 	for _, f := range []string{
 		`this is not JSON 0722111222`,
 		`{"phoneNumber":"0722111222"}`,
@@ -229,7 +230,7 @@ func TestGarbageTolerated(t *testing.T) {
 	if err := sim.Incoming(agentID, "0211234567", "1.2", false); err != nil {
 		t.Fatal(err)
 	}
-	evs := link.waitEvents(t, 1)
+	evs := link.WaitEvents(t, 1)
 	if len(evs) != 1 || evs[0].CallID != "1.2" || evs[0].Phone.E164 != "+40211234567" {
 		t.Errorf("events = %+v, want the one call", evs)
 	}
@@ -252,27 +253,27 @@ func TestGarbageTolerated(t *testing.T) {
 func TestTrailingCommaConfiguration(t *testing.T) {
 	_, url := newSim(t, simulator.Options{TrailingComma: true})
 	c := newTestConnector(t, testDeps(t), conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	startRun(t, c, link)
-	if got := link.waitInfo(t, "agent"); got != "id=321: INFO_AGENT" {
+	if got := link.WaitInfo(t, "agent"); got != "id=321: INFO_AGENT" {
 		t.Errorf("Info agent = %q", got)
 	}
 }
 
 func TestVersionWarning(t *testing.T) {
 	_, url := newSim(t, simulator.Options{Version: "2.0.0"})
-	var logs logBuffer
+	var logs connectortest.LogBuffer
 	d := testDeps(t)
 	d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	c := newTestConnector(t, d, conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	startRun(t, c, link)
-	got := link.waitInfo(t, "version_warning")
+	got := link.WaitInfo(t, "version_warning")
 	if want := "server API 2.0.0 is newer than this Ringside understands (1.x)"; got != want {
 		t.Errorf("version_warning = %q, want %q", got, want)
 	}
-	link.waitFor(t, "version request answered", func(*fakeLink) bool { return c.Configuration().Agent.ID != "" })
-	if ups := link.upsCopy(); len(ups) != 1 || ups[0] != "Accolades API 2.0.0" {
+	link.WaitFor(t, "version request answered", func(connectortest.Reported) bool { return c.Configuration().Agent.ID != "" })
+	if ups := link.Ups(); len(ups) != 1 || ups[0] != "Accolades API 2.0.0" {
 		t.Errorf("Up = %q", ups)
 	}
 	if n := strings.Count(logs.String(), "is newer than"); n != 1 {
@@ -287,9 +288,9 @@ func TestStall(t *testing.T) {
 	// machine does not see a stall before the real one.
 	c.pongWait = 300 * time.Millisecond
 	c.pingPeriod = 50 * time.Millisecond
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	r := startRun(t, c, link)
-	link.waitInfo(t, "agent")
+	link.WaitInfo(t, "agent")
 	start := time.Now()
 	sim.Stall(agentID)
 	err := r.wait(t)
@@ -356,18 +357,18 @@ func TestSpecExamplesVerbatim(t *testing.T) {
 		drain(conn)
 	})
 	c := newTestConnector(t, testDeps(t), conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	startRun(t, c, link)
-	evs := link.waitEvents(t, 1)
-	link.waitFor(t, "version 1.1.0", func(l *fakeLink) bool { return l.info["version"] == "1.1.0" })
-	if ups := link.upsCopy(); ups[0] != "Accolades API X.X.X" {
+	evs := link.WaitEvents(t, 1)
+	link.WaitFor(t, "version 1.1.0", func(r connectortest.Reported) bool { return r.Info["version"] == "1.1.0" })
+	if ups := link.Ups(); ups[0] != "Accolades API X.X.X" {
 		t.Errorf("Up = %q", ups)
 	}
 	ev := evs[0]
 	if ev.CallID != "1608743891.1344" || !ev.Queue || ev.Phone.E164 != "+40211234567" || ev.Agent != "321" {
 		t.Errorf("event = %+v", ev)
 	}
-	if info := link.infoCopy(); info["account"] != "id=15: INFO_ACCOUNT" || info["version_warning"] != "" {
+	if info := link.Snapshot().Info; info["account"] != "id=15: INFO_ACCOUNT" || info["version_warning"] != "" {
 		t.Errorf("info = %q", info)
 	}
 }
@@ -376,7 +377,7 @@ func TestAuthTimeout(t *testing.T) {
 	url := bareServer(t, func(conn *websocket.Conn) { drain(conn) }) // never answers
 	c := newTestConnector(t, testDeps(t), conf(url))
 	c.handshakeTimeout = 200 * time.Millisecond
-	err := startRun(t, c, newFakeLink()).wait(t)
+	err := startRun(t, c, connectortest.NewLink()).wait(t)
 	if err == nil || err.Error() != "Accolades did not answer the sign-in within 200ms" {
 		t.Errorf("Run = %v", err)
 	}
@@ -390,7 +391,7 @@ func TestServerCloseFrame(t *testing.T) {
 		drain(conn)
 	})
 	c := newTestConnector(t, testDeps(t), conf(url))
-	err := startRun(t, c, newFakeLink()).wait(t)
+	err := startRun(t, c, connectortest.NewLink()).wait(t)
 	if err == nil || err.Error() != "Accolades closed the connection (code 1001: restart)" {
 		t.Errorf("Run = %v", err)
 	}
@@ -399,9 +400,9 @@ func TestServerCloseFrame(t *testing.T) {
 func TestOversizeFrame(t *testing.T) {
 	sim, url := newSim(t, simulator.Options{})
 	c := newTestConnector(t, testDeps(t), conf(url))
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	r := startRun(t, c, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 	big := `{"type":"error","message":"` + strings.Repeat("x", MaxFrame) + `"}`
 	if err := sim.SendRaw(agentID, []byte(big)); err != nil {
 		t.Fatal(err)
@@ -415,7 +416,7 @@ func TestConnectErrors(t *testing.T) {
 	notWS := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(notWS.Close)
 	c := newTestConnector(t, testDeps(t), conf("ws"+strings.TrimPrefix(notWS.URL, "http")))
-	err := startRun(t, c, newFakeLink()).wait(t)
+	err := startRun(t, c, connectortest.NewLink()).wait(t)
 	if err == nil || !strings.Contains(err.Error(), "the server answered HTTP 404 Not Found instead of opening the socket") {
 		t.Errorf("Run = %v", err)
 	}
@@ -427,10 +428,10 @@ func TestCancel(t *testing.T) {
 
 	cycle := func() {
 		ctx, cancel := context.WithCancel(context.Background())
-		link := newFakeLink()
+		link := connectortest.NewLink()
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx, link) }() // exits when Run returns
-		link.waitInfo(t, "agent")
+		link.WaitInfo(t, "agent")
 		cancel()
 		select {
 		case err := <-done:
@@ -464,7 +465,7 @@ func TestCancelBeforeRun(t *testing.T) {
 	c := newTestConnector(t, testDeps(t), conf("ws://127.0.0.1:1"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := c.Run(ctx, newFakeLink()); err != nil {
+	if err := c.Run(ctx, connectortest.NewLink()); err != nil {
 		t.Errorf("Run with a done context = %v", err)
 	}
 }
@@ -480,7 +481,7 @@ func TestTLSWithCAFile(t *testing.T) {
 
 	// without the CA: refused, with a hint
 	c := newTestConnector(t, testDeps(t), conf(url))
-	err := startRun(t, c, newFakeLink()).wait(t)
+	err := startRun(t, c, connectortest.NewLink()).wait(t)
 	if err == nil || !strings.Contains(err.Error(), "set ca_file") {
 		t.Errorf("Run without ca_file = %v, want a certificate error", err)
 	}
@@ -493,9 +494,9 @@ func TestTLSWithCAFile(t *testing.T) {
 	d := testDeps(t)
 	d.ConfigDir = dir // ca_file is relative to the settings file
 	c = newTestConnector(t, d, conf(url)+`ca_file = "ca.pem"`)
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	startRun(t, c, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 }
 
 func TestProbe(t *testing.T) {
@@ -527,9 +528,9 @@ func TestProbe(t *testing.T) {
 	if err := sim.WaitDisconnected(ctx, agentID); err != nil {
 		t.Fatal(err)
 	}
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	startRun(t, c, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 	err = c.Test(ctx)
 	if err == nil || !strings.Contains(err.Error(), "expected while Ringside is running and connected") {
 		t.Errorf("Test while connected = %v", err)

@@ -1,7 +1,6 @@
 package contacts
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,54 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
-// fakeSection decodes a TOML string strictly, like the settings file does.
-type fakeSection string
-
-func (s fakeSection) Decode(v any) error {
-	md, err := toml.Decode(string(s), v)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Where(), err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return fmt.Errorf("%s: unknown key %q", s.Where(), und[0].String())
-	}
-	return nil
-}
-
-func (fakeSection) Where() string { return "test.toml [connectors.x]" }
-
-func phones(t testing.TB) *connectors.PhoneParser {
-	t.Helper()
-	pp, err := connectors.NewPhoneParser("RO")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pp
-}
-
-// logBuffer collects log lines for assertions; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// where names the test's settings section.
+const where = "test.toml [connectors.x]"
 
 func dropTime(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) == 0 && a.Key == slog.TimeKey {
@@ -69,13 +28,15 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-func deps(t testing.TB, dir string, clock clockwork.Clock, logs *logBuffer) connectors.Deps {
+// deps has no secrets, and its clock is nil unless one is given.
+func deps(t testing.TB, dir string, clock clockwork.Clock, logs *connectortest.LogBuffer) connectors.Deps {
 	t.Helper()
-	logger := slog.New(slog.DiscardHandler)
+	d := connectortest.Deps(t, "phonebook", "RO")
+	d.Clock, d.ConfigDir = clock, dir
 	if logs != nil {
-		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+		d.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 	}
-	return connectors.Deps{Name: "phonebook", Logger: logger, Phones: phones(t), Clock: clock, ConfigDir: dir}
+	return d
 }
 
 // newTestBook makes a "contacts" connector over files (copied from
@@ -86,11 +47,7 @@ func newTestBook(t *testing.T, d connectors.Deps, files ...string) *Book {
 	for i, f := range files {
 		quoted[i] = fmt.Sprintf("%q", f)
 	}
-	c, err := Type().New(fakeSection("files = ["+strings.Join(quoted, ", ")+"]"), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.(*Book)
+	return connectortest.New[*Book](t, Type(), connectortest.Section(where, "files = ["+strings.Join(quoted, ", ")+"]"), d)
 }
 
 func copyTestdata(t *testing.T, dir string, names ...string) {
@@ -113,7 +70,7 @@ func writeFile(t testing.TB, path, content string) {
 
 func lookup(t *testing.T, b *Book, raw string) connectors.Contact {
 	t.Helper()
-	c, err := b.Lookup(context.Background(), phones(t).Parse(raw))
+	c, err := b.Lookup(context.Background(), connectortest.Phones(t, "RO").Parse(raw))
 	if err != nil {
 		t.Fatalf("Lookup(%s): %v", raw, err)
 	}
@@ -122,7 +79,7 @@ func lookup(t *testing.T, b *Book, raw string) connectors.Contact {
 
 func TestSample(t *testing.T) {
 	var cfg config
-	if err := fakeSection(Type().Sample).Decode(&cfg); err != nil {
+	if err := connectortest.Section(where, string(Type().Sample)).Decode(&cfg); err != nil {
 		t.Fatalf("sample does not decode: %v", err)
 	}
 	if got, want := strings.Join(cfg.Files, ","), "contacts.csv,people.vcf"; got != want {
@@ -132,7 +89,7 @@ func TestSample(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "contacts.csv"), "name,phone\nIon,0721000001\n")
 	copyTestdata(t, dir, "people.vcf")
-	c, err := Type().New(fakeSection(Type().Sample), deps(t, dir, nil, nil))
+	c, err := Type().New(connectortest.Section(where, string(Type().Sample)), deps(t, dir, nil, nil))
 	if err != nil {
 		t.Fatalf("New(sample): %v", err)
 	}
@@ -166,7 +123,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Type().New(fakeSection(tt.toml), deps(t, dir, nil, nil))
+			_, err := Type().New(connectortest.Section(where, tt.toml), deps(t, dir, nil, nil))
 			if err == nil {
 				t.Fatal("New succeeded, want an error")
 			}
@@ -251,7 +208,7 @@ func TestFirstWins(t *testing.T) {
 func TestSkippedRows(t *testing.T) {
 	dir := t.TempDir()
 	copyTestdata(t, dir, "bad.csv")
-	logs := &logBuffer{}
+	logs := &connectortest.LogBuffer{}
 	b := newTestBook(t, deps(t, dir, nil, logs), "bad.csv")
 	for _, n := range []string{"0729000010", "0729000013", "0729000016"} {
 		if !lookup(t, b, n).Known() {
@@ -277,7 +234,7 @@ func TestSkippedRows(t *testing.T) {
 func assertNoNumbers(t *testing.T, log string, numbers ...string) {
 	t.Helper()
 	for _, n := range numbers {
-		d := phones(t).Parse(n).Key()
+		d := connectortest.Phones(t, "RO").Parse(n).Key()
 		if strings.Contains(log, d[len(d)-9:]) {
 			t.Fatalf("log holds %s: %s", n, log)
 		}
@@ -289,7 +246,7 @@ func TestReload(t *testing.T) {
 	path := filepath.Join(dir, "c.csv")
 	writeFile(t, path, "name,phone\nOld Name,0721000001\n")
 	clock := clockwork.NewFakeClock()
-	logs := &logBuffer{}
+	logs := &connectortest.LogBuffer{}
 	b := newTestBook(t, deps(t, dir, clock, logs), "c.csv")
 	touch := func(content string) {
 		t.Helper()
@@ -386,14 +343,14 @@ func TestConcurrentLookups(t *testing.T) {
 func TestNewBook(t *testing.T) {
 	dir := t.TempDir()
 	copyTestdata(t, dir, "outlook.csv")
-	b, err := NewBook([]string{filepath.Join(dir, "outlook.csv")}, phones(t), nil)
+	b, err := NewBook([]string{filepath.Join(dir, "outlook.csv")}, connectortest.Phones(t, "RO"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := lookup(t, b, "0721000001"); got.Name != "Ion Popescu" || got.Source != "contacts" {
 		t.Errorf("Lookup = %+v, want Ion Popescu from contacts", got)
 	}
-	if _, err := NewBook([]string{filepath.Join(dir, "nope.csv")}, phones(t), nil); err == nil || !strings.Contains(err.Error(), "nope.csv") {
+	if _, err := NewBook([]string{filepath.Join(dir, "nope.csv")}, connectortest.Phones(t, "RO"), nil); err == nil || !strings.Contains(err.Error(), "nope.csv") {
 		t.Errorf("NewBook(missing) = %v, want an error naming the file", err)
 	}
 	if _, err := NewBook(nil, nil, nil); err == nil {
@@ -467,7 +424,7 @@ func FuzzParseCSV(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	pp := phones(f)
+	pp := connectortest.Phones(f, "RO")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := parseCSV(data, pp)
 		if err != nil {
@@ -483,7 +440,7 @@ func FuzzParseVCard(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
-	pp := phones(f)
+	pp := connectortest.Phones(f, "RO")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := parseVCard(data, pp)
 		if err != nil {
@@ -496,7 +453,7 @@ func FuzzParseVCard(f *testing.F) {
 // writeBig writes n contacts and returns their numbers.
 func writeBig(tb testing.TB, path string, n int) []connectors.Phone {
 	tb.Helper()
-	pp := phones(tb)
+	pp := connectortest.Phones(tb, "RO")
 	var sb strings.Builder
 	sb.WriteString("Name,Company,Phone,Mobile\n")
 	nums := make([]connectors.Phone, 0, n)
@@ -512,7 +469,7 @@ func writeBig(tb testing.TB, path string, n int) []connectors.Phone {
 func BenchmarkLookup(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "big.csv")
 	nums := writeBig(b, path, 10_000)
-	book, err := NewBook([]string{path}, phones(b), nil)
+	book, err := NewBook([]string{path}, connectortest.Phones(b, "RO"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -534,7 +491,7 @@ func BenchmarkLookup(b *testing.B) {
 func BenchmarkLoad(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "big.csv")
 	writeBig(b, path, 10_000)
-	pp := phones(b)
+	pp := connectortest.Phones(b, "RO")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := NewBook([]string{path}, pp, nil); err != nil {

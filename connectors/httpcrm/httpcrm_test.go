@@ -1,7 +1,6 @@
 package httpcrm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,81 +15,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
-// fakeSection decodes a TOML string strictly, like the settings file does.
-type fakeSection string
-
-func (s fakeSection) Decode(v any) error {
-	md, err := toml.Decode(string(s), v)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Where(), err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return fmt.Errorf("%s: unknown key %q", s.Where(), und[0].String())
-	}
-	return nil
-}
-
-func (fakeSection) Where() string { return "test.toml [connectors.x]" }
-
-// fakeSecrets is a keyring: a missing name is an error.
-type fakeSecrets map[string]string
-
-func (s fakeSecrets) Secret(name string) (string, error) {
-	v, ok := s[name]
-	if !ok {
-		return "", errors.New("secret not found in keyring")
-	}
-	return v, nil
-}
-
-// logBuffer collects log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// where names the test's settings section.
+const where = "test.toml [connectors.x]"
 
 const token = "s3cret-t0ken"
 
 func testDeps(t testing.TB) connectors.Deps {
 	t.Helper()
-	pp, err := connectors.NewPhoneParser("RO")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return connectors.Deps{
-		Name:    "crm",
-		Logger:  slog.New(slog.DiscardHandler),
-		Secrets: fakeSecrets{"token": token, "password": "pa55"},
-		Phones:  pp,
-		Clock:   clockwork.NewRealClock(),
-	}
+	d := connectortest.Deps(t, "crm", "RO")
+	d.Secrets = connectortest.Secrets{"token": token, "password": "pa55"}
+	return d
 }
 
 func newTestCRM(t testing.TB, d connectors.Deps, conf string) *CRM {
 	t.Helper()
-	c, err := Type().New(fakeSection(conf), d)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return c.(*CRM)
+	return connectortest.New[*CRM](t, Type(), connectortest.Section(where, conf), d)
 }
 
 // request is what the test server saw.
@@ -156,7 +101,7 @@ func callLog(key string) connectors.CallLog {
 
 func TestSample(t *testing.T) {
 	var cfg config
-	if err := fakeSection(Type().Sample).Decode(&cfg); err != nil {
+	if err := connectortest.Section(where, string(Type().Sample)).Decode(&cfg); err != nil {
 		t.Fatalf("sample does not decode: %v", err)
 	}
 	c := newTestCRM(t, testDeps(t), string(Type().Sample))
@@ -200,7 +145,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Type().New(fakeSection(tt.conf), testDeps(t))
+			_, err := Type().New(connectortest.Section(where, tt.conf), testDeps(t))
 			if err == nil {
 				t.Fatal("New succeeded, want an error")
 			}
@@ -239,7 +184,7 @@ func TestDefaults(t *testing.T) {
 
 func TestDeliver(t *testing.T) {
 	srv := newServer(t, status(http.StatusCreated, `{"id":17}`))
-	logs := &logBuffer{}
+	logs := &connectortest.LogBuffer{}
 	d := testDeps(t)
 	d.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := newTestCRM(t, d, fmt.Sprintf("url = %q\nauth = \"bearer\"\nheaders = { \"X-Team\" = \"support\" }", srv.URL+"/api/calls"))
@@ -436,10 +381,10 @@ func TestMissingSecret(t *testing.T) {
 		auth, secret string
 		secrets      connectors.Secrets
 	}{
-		{"auth = \"bearer\"", "token", fakeSecrets{"password": "x"}},
-		{"auth = \"bearer\"", "token", fakeSecrets{"token": ""}},
+		{"auth = \"bearer\"", "token", connectortest.Secrets{"password": "x"}},
+		{"auth = \"bearer\"", "token", connectortest.Secrets{"token": ""}},
 		{"auth = \"bearer\"", "token", nil},
-		{"auth = \"basic\"\nusername = \"u\"", "password", fakeSecrets{}},
+		{"auth = \"basic\"\nusername = \"u\"", "password", connectortest.Secrets{}},
 	} {
 		d := testDeps(t)
 		d.Secrets = tt.secrets

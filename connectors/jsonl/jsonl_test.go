@@ -1,7 +1,6 @@
 package jsonl
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,157 +14,31 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
-// fakeSection decodes a TOML string strictly, like the settings file does.
-type fakeSection string
-
-func (s fakeSection) Decode(v any) error {
-	md, err := toml.Decode(string(s), v)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Where(), err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return fmt.Errorf("%s: unknown key %q", s.Where(), und[0].String())
-	}
-	return nil
-}
-
-func (fakeSection) Where() string { return "test.toml [connectors.x]" }
-
-// fakeLink records what a source reports; safe for concurrent use.
-type fakeLink struct {
-	mu     sync.Mutex
-	ups    []string
-	events []connectors.Event
-	info   map[string]string
-	notify chan struct{} // a token after every Up and Emit
-}
-
-func newFakeLink() *fakeLink {
-	return &fakeLink{info: map[string]string{}, notify: make(chan struct{}, 1)}
-}
-
-func (l *fakeLink) Up(detail string) {
-	l.mu.Lock()
-	l.ups = append(l.ups, detail)
-	l.mu.Unlock()
-	l.poke()
-}
-
-func (l *fakeLink) Emit(ev connectors.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, ev)
-	l.mu.Unlock()
-	l.poke()
-}
-
-func (l *fakeLink) Info(key, value string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.info[key] = value
-}
-
-func (l *fakeLink) poke() {
-	select {
-	case l.notify <- struct{}{}:
-	default:
-	}
-}
-
-// waitFor waits until cond holds on the link, for at most 5 s.
-func (l *fakeLink) waitFor(t *testing.T, what string, cond func(ups []string, evs []connectors.Event) bool) {
-	t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		l.mu.Lock()
-		ok := cond(l.ups, l.events)
-		l.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-l.notify:
-		case <-time.After(10 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s; have ups %q, %d events", what, l.upsCopy(), len(l.eventsCopy()))
-		}
-	}
-}
-
-func (l *fakeLink) waitUp(t *testing.T) {
-	t.Helper()
-	l.waitFor(t, "Up", func(ups []string, _ []connectors.Event) bool { return len(ups) > 0 })
-}
-
-func (l *fakeLink) waitEvents(t *testing.T, n int) []connectors.Event {
-	t.Helper()
-	l.waitFor(t, fmt.Sprintf("%d events", n), func(_ []string, evs []connectors.Event) bool { return len(evs) >= n })
-	return l.eventsCopy()
-}
-
-func (l *fakeLink) eventsCopy() []connectors.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]connectors.Event(nil), l.events...)
-}
-
-func (l *fakeLink) upsCopy() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.ups...)
-}
-
-// logBuffer collects log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func phones(t testing.TB) *connectors.PhoneParser {
-	t.Helper()
-	pp, err := connectors.NewPhoneParser("RO")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pp
-}
+// where names the test's settings section.
+const where = "test.toml [connectors.x]"
 
 func testDeps(t testing.TB, dir string, clock clockwork.Clock, logs io.Writer) connectors.Deps {
 	t.Helper()
-	if clock == nil {
-		clock = clockwork.NewRealClock()
+	d := connectortest.Deps(t, "pbx", "RO")
+	d.ConfigDir = dir
+	if clock != nil {
+		d.Clock = clock
 	}
-	logger := slog.New(slog.DiscardHandler)
 	if logs != nil {
-		logger = slog.New(slog.NewTextHandler(logs, nil))
+		d.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	}
-	return connectors.Deps{Name: "pbx", Logger: logger, Phones: phones(t), Clock: clock, ConfigDir: dir}
+	return d
 }
 
 func newTestSource(t *testing.T, d connectors.Deps, conf string) *Source {
 	t.Helper()
-	s, err := Type().New(fakeSection(conf), d)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s.(*Source)
+	return connectortest.New[*Source](t, Type(), connectortest.Section(where, conf), d)
 }
 
 // run starts Run in a goroutine; stop cancels it and checks that it
@@ -219,7 +92,7 @@ func callIDs(evs []connectors.Event) string {
 
 func TestSample(t *testing.T) {
 	var cfg config
-	if err := fakeSection(Type().Sample).Decode(&cfg); err != nil {
+	if err := connectortest.Section(where, string(Type().Sample)).Decode(&cfg); err != nil {
 		t.Fatalf("sample does not decode: %v", err)
 	}
 	s := newTestSource(t, testDeps(t, "", nil, nil), string(Type().Sample))
@@ -249,7 +122,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Type().New(fakeSection(tt.conf), testDeps(t, "", nil, nil))
+			_, err := Type().New(connectortest.Section(where, tt.conf), testDeps(t, "", nil, nil))
 			if err == nil || !strings.Contains(err.Error(), "test.toml [connectors.x]") || !strings.Contains(err.Error(), tt.key) {
 				t.Errorf("New = %v, want an error naming the section and %s", err, tt.key)
 			}
@@ -292,7 +165,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Decode([]byte(tt.line), phones(t), "jsonl:pbx")
+			got, err := Decode([]byte(tt.line), connectortest.Phones(t, "RO"), "jsonl:pbx")
 			if tt.err != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
 					t.Fatalf("Decode error = %v, want %q…", err, tt.err)
@@ -316,12 +189,12 @@ func TestFollowFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "events.jsonl")
 	appendFile(t, path, ringing("old", "0211234567")) // before Run: not read
-	logs := &logBuffer{}
+	logs := &connectortest.LogBuffer{}
 	s := newTestSource(t, testDeps(t, dir, nil, logs), "path = \"events.jsonl\"\npoll = \"5ms\"")
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	stop := run(t, s, link)
-	link.waitUp(t)
-	if got, want := link.upsCopy(), []string{"reading " + path}; !reflect.DeepEqual(got, want) {
+	link.WaitUp(t)
+	if got, want := link.Ups(), []string{"reading " + path}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Up = %q, want %q", got, want)
 	}
 
@@ -333,7 +206,7 @@ func TestFollowFile(t *testing.T) {
 	appendFile(t, path, "\n   \n"+`{"kind":"ringing","phone":{"raw":"0799000111"`+"\n") // blank lines; garbage
 	appendFile(t, path, `{"kind":"bogus","phone":{"raw":"0799000222"}}`+"\n")
 	appendFile(t, path, `{"kind":"ended","call_id":"a1","result":"answered"}`+"\n")
-	evs := link.waitEvents(t, 3)
+	evs := link.WaitEvents(t, 3)
 	stop()
 	if got, want := callIDs(evs), "a1,a2,a1"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
@@ -355,19 +228,19 @@ func TestFromStartAndResume(t *testing.T) {
 	path := filepath.Join(dir, "events.jsonl")
 	appendFile(t, path, ringing("a1", "0211234567")+ringing("a2", "0211234567"))
 	s := newTestSource(t, testDeps(t, dir, nil, nil), "path = \"events.jsonl\"\nfrom_start = true\npoll = \"5ms\"")
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	stop := run(t, s, link)
-	link.waitEvents(t, 2)
+	link.WaitEvents(t, 2)
 	stop()
 
 	// A second Run of the same source goes on where the first stopped.
 	appendFile(t, path, ringing("a3", "0211234567"))
-	link2 := newFakeLink()
+	link2 := connectortest.NewLink()
 	stop = run(t, s, link2)
-	evs := link2.waitEvents(t, 1)
+	evs := link2.WaitEvents(t, 1)
 	time.Sleep(20 * time.Millisecond)
 	stop()
-	if got := callIDs(link2.eventsCopy()); got != "a3" {
+	if got := callIDs(link2.Events()); got != "a3" {
 		t.Errorf("second Run read %s (first %s), want a3", got, callIDs(evs))
 	}
 }
@@ -378,7 +251,7 @@ func TestTruncateAndRotate(t *testing.T) {
 	appendFile(t, path, "")
 	clock := clockwork.NewFakeClock()
 	s := newTestSource(t, testDeps(t, dir, clock, nil), "path = \"events.jsonl\"\npoll = \"1s\"")
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	run(t, s, link)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -393,7 +266,7 @@ func TestTruncateAndRotate(t *testing.T) {
 	}
 
 	step(func() { appendFile(t, path, ringing("a1", "0211234567")+ringing("a2", "0211234567")) })
-	link.waitEvents(t, 2)
+	link.WaitEvents(t, 2)
 
 	// Truncated (copytruncate): read again from the start.
 	step(func() {
@@ -402,7 +275,7 @@ func TestTruncateAndRotate(t *testing.T) {
 		}
 		appendFile(t, path, ringing("t1", "0211234567"))
 	})
-	link.waitEvents(t, 3)
+	link.WaitEvents(t, 3)
 
 	// Rotated: the old file's last lines, then the new file from its start.
 	step(func() {
@@ -412,7 +285,7 @@ func TestTruncateAndRotate(t *testing.T) {
 		}
 		appendFile(t, path, ringing("r1", "0211234567")+ringing("r2", "0211234567"))
 	})
-	evs := link.waitEvents(t, 6)
+	evs := link.WaitEvents(t, 6)
 	if got, want := callIDs(evs), "a1,a2,t1,old-last,r1,r2"; got != want {
 		t.Errorf("events %s, want %s", got, want)
 	}
@@ -424,7 +297,7 @@ func TestPollUsesClock(t *testing.T) {
 	appendFile(t, path, "")
 	clock := clockwork.NewFakeClock()
 	s := newTestSource(t, testDeps(t, dir, clock, nil), "path = \"events.jsonl\"\npoll = \"1s\"")
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	run(t, s, link)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -433,25 +306,25 @@ func TestPollUsesClock(t *testing.T) {
 	}
 	appendFile(t, path, ringing("a1", "0211234567"))
 	time.Sleep(30 * time.Millisecond)
-	if n := len(link.eventsCopy()); n != 0 {
+	if n := len(link.Events()); n != 0 {
 		t.Fatalf("%d events before the poll interval passed", n)
 	}
 	clock.Advance(time.Second)
-	link.waitEvents(t, 1)
+	link.WaitEvents(t, 1)
 }
 
 func TestLongLine(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "events.jsonl")
 	appendFile(t, path, "")
-	logs := &logBuffer{}
+	logs := &connectortest.LogBuffer{}
 	s := newTestSource(t, testDeps(t, dir, nil, logs), "path = \"events.jsonl\"\npoll = \"5ms\"")
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	run(t, s, link)
-	link.waitUp(t)
+	link.WaitUp(t)
 	long := `{"kind":"ringing","agent":"` + strings.Repeat("7", 3*MaxLine) + `"}` + "\n"
 	appendFile(t, path, long+ringing("after", "0211234567"))
-	evs := link.waitEvents(t, 1)
+	evs := link.WaitEvents(t, 1)
 	if evs[0].CallID != "after" {
 		t.Errorf("event %+v, want the line after the long one", evs[0])
 	}
@@ -462,16 +335,16 @@ func TestLongLine(t *testing.T) {
 
 func TestMissingFile(t *testing.T) {
 	s := newTestSource(t, testDeps(t, t.TempDir(), nil, nil), `path = "nope.jsonl"`)
-	err := s.Run(context.Background(), newFakeLink())
+	err := s.Run(context.Background(), connectortest.NewLink())
 	if err == nil || !strings.Contains(err.Error(), "nope.jsonl") {
 		t.Errorf("Run = %v, want an error naming the file", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Run(ctx, newFakeLink()); err != nil {
+	if err := s.Run(ctx, connectortest.NewLink()); err != nil {
 		t.Errorf("Run with a done context = %v, want nil", err)
 	}
-	if err := newTestSource(t, testDeps(t, "", nil, nil), `path = "/dev/null"`).Run(context.Background(), newFakeLink()); err == nil {
+	if err := newTestSource(t, testDeps(t, "", nil, nil), `path = "/dev/null"`).Run(context.Background(), connectortest.NewLink()); err == nil {
 		if runtime.GOOS != "windows" {
 			t.Error("Run on a device succeeded")
 		}
@@ -493,14 +366,14 @@ func stdinPipe(t *testing.T, s *Source) *os.File {
 func TestStdin(t *testing.T) {
 	s := newTestSource(t, testDeps(t, "", nil, nil), `path = "-"`)
 	w := stdinPipe(t, s)
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background(), link) }()
-	link.waitUp(t)
+	link.WaitUp(t)
 	if _, err := io.WriteString(w, ringing("a1", "0211234567")+"garbage\n"+strings.TrimSuffix(ringing("a2", "0211234567"), "\n")); err != nil {
 		t.Fatal(err)
 	}
-	link.waitEvents(t, 1)
+	link.WaitEvents(t, 1)
 	_ = w.Close() // the end of the feed; the last line has no newline
 	select {
 	case err := <-done:
@@ -510,7 +383,7 @@ func TestStdin(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return at EOF")
 	}
-	if got := callIDs(link.eventsCopy()); got != "a1,a2" {
+	if got := callIDs(link.Events()); got != "a1,a2" {
 		t.Errorf("events %s, want a1,a2", got)
 	}
 }
@@ -529,11 +402,11 @@ func TestCancelLeavesNothing(t *testing.T) {
 		if s.path == "-" {
 			stdinPipe(t, s) // a writer that never writes: Run blocks in Read
 		}
-		link := newFakeLink()
+		link := connectortest.NewLink()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx, link) }()
-		link.waitUp(t)
+		link.WaitUp(t)
 		time.Sleep(10 * time.Millisecond)
 		cancel()
 		select {
@@ -563,7 +436,7 @@ func waitGoroutines(t *testing.T, n int) {
 }
 
 func TestDecodeErrorsAreSafe(t *testing.T) {
-	_, err := Decode([]byte(`{"kind":"ringing","phone":{"raw":0211234567}}`), phones(t), "x")
+	_, err := Decode([]byte(`{"kind":"ringing","phone":{"raw":0211234567}}`), connectortest.Phones(t, "RO"), "x")
 	if err == nil || strings.ContainsAny(err.Error(), "0123456789") {
 		t.Errorf("Decode error %v", err)
 	}
@@ -578,7 +451,7 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	pp := phones(f)
+	pp := connectortest.Phones(f, "RO")
 	f.Fuzz(func(t *testing.T, line []byte) {
 		ev, err := Decode(line, pp, "jsonl:x")
 		if err != nil {

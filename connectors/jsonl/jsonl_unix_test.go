@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 func mkfifo(t *testing.T) string {
@@ -40,23 +42,23 @@ func writeFIFO(t *testing.T, path, s string) {
 func TestFIFOSuccessiveWriters(t *testing.T) {
 	path := mkfifo(t)
 	s := newTestSource(t, testDeps(t, "", nil, nil), "path = \""+path+"\"")
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	stop := run(t, s, link)
-	link.waitUp(t) // no writer yet: the open did not wait for one
-	if got := link.upsCopy()[0]; got != "reading "+path {
+	link.WaitUp(t) // no writer yet: the open did not wait for one
+	if got := link.Ups()[0]; got != "reading "+path {
 		t.Errorf("Up(%q)", got)
 	}
 
 	writeFIFO(t, path, ringing("w1", "0211234567")+"not json\n")
-	link.waitEvents(t, 1)
+	link.WaitEvents(t, 1)
 	writeFIFO(t, path, ringing("w2", "0211234567")) // a new writer after the first closed
-	evs := link.waitEvents(t, 2)
+	evs := link.WaitEvents(t, 2)
 	if got := callIDs(evs); got != "w1,w2" {
 		t.Errorf("events %s, want w1,w2", got)
 	}
 	stop()
-	if len(link.upsCopy()) != 1 {
-		t.Errorf("Up called %d times, want once", len(link.upsCopy()))
+	if len(link.Ups()) != 1 {
+		t.Errorf("Up called %d times, want once", len(link.Ups()))
 	}
 }
 
@@ -64,11 +66,11 @@ func TestFIFOCancelWithoutWriter(t *testing.T) {
 	path := mkfifo(t)
 	before := runtime.NumGoroutine()
 	s := newTestSource(t, testDeps(t, "", nil, nil), "path = \""+path+"\"")
-	link := newFakeLink()
+	link := connectortest.NewLink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, link) }()
-	link.waitUp(t)
+	link.WaitUp(t)
 	time.Sleep(10 * time.Millisecond) // Run is blocked reading
 	cancel()
 	select {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 // outcome classes of an answer.
@@ -159,13 +160,13 @@ func TestRedirectNotFollowed(t *testing.T) {
 func TestMissingAPIKey(t *testing.T) {
 	srv := newFake(t, ok)
 	d := testDeps(t)
-	d.Secrets = fakeSecrets{}
+	d.Secrets = connectortest.Secrets{}
 	c := newTestCRM(t, d, baseConf(srv.URL))
 	err := c.LogCalls(context.Background(), []connectors.CallLog{callLog("call-1")})
 	if err == nil || connectors.IsPermanent(err) || !strings.Contains(err.Error(), `secret "api_key" of connector crm`) {
 		t.Errorf("LogCalls without a key = %v, want a retryable error naming the secret", err)
 	}
-	d.Secrets = fakeSecrets{"api_key": ""}
+	d.Secrets = connectortest.Secrets{"api_key": ""}
 	c = newTestCRM(t, d, baseConf(srv.URL))
 	if err := c.SetStatus(context.Background(), connectors.StatusFree); err == nil || !strings.Contains(err.Error(), `ringside secret set crm.api_key`) {
 		t.Errorf("SetStatus with an empty key = %v, want how to set it", err)
@@ -183,7 +184,7 @@ func TestNothingSecretInLogsOrErrors(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = io.WriteString(w, `{"success":false,"errorMsg":"bad request for 79121234567","errors":{"echo":`+jsonString(r.Body)+`}}`)
 	})
-	logs := &logBuffer{}
+	logs := &connectortest.LogBuffer{}
 	d := testDeps(t)
 	d.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := newTestCRM(t, d, baseConf(srv.URL))

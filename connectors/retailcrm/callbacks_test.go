@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 func query(t *testing.T, raw string) url.Values {
@@ -161,7 +162,7 @@ func TestRoutes(t *testing.T) {
 
 func TestRoutesWithoutClientID(t *testing.T) {
 	d := testDeps(t)
-	secrets := fakeSecrets{"api_key": apiKey}
+	secrets := connectortest.Secrets{"api_key": apiKey}
 	d.Secrets = secrets
 	c := newTestCRM(t, d, baseConf("https://demo.retailcrm.ru"))
 	auth := c.Routes()[0].Auth

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 func TestRegister(t *testing.T) {
@@ -108,7 +110,7 @@ func TestRegisterUsesListenerAddress(t *testing.T) {
 func TestRegisterWithoutClientID(t *testing.T) {
 	srv := newFake(t, ok)
 	d := testDeps(t)
-	d.Secrets = fakeSecrets{"api_key": apiKey}
+	d.Secrets = connectortest.Secrets{"api_key": apiKey}
 	c := newTestCRM(t, d, baseConf(srv.URL))
 	_, err := c.Register(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `secret "client_id" of connector crm`) {

@@ -1,12 +1,9 @@
 package retailcrm
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -18,56 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
-	"github.com/jonboulle/clockwork"
-
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
-// fakeSection decodes a TOML string strictly, like the settings file does.
-type fakeSection string
-
-func (s fakeSection) Decode(v any) error {
-	md, err := toml.Decode(string(s), v)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Where(), err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return fmt.Errorf("%s: unknown key %q", s.Where(), und[0].String())
-	}
-	return nil
-}
-
-func (fakeSection) Where() string { return "test.toml [connectors.crm]" }
-
-// fakeSecrets is a keyring: a missing name is an error.
-type fakeSecrets map[string]string
-
-func (s fakeSecrets) Secret(name string) (string, error) {
-	v, ok := s[name]
-	if !ok {
-		return "", errors.New("secret not found in keyring")
-	}
-	return v, nil
-}
-
-// logBuffer collects log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// where names the test's settings section.
+const where = "test.toml [connectors.crm]"
 
 const (
 	apiKey   = "k3y-0f-the-api"
@@ -76,26 +29,14 @@ const (
 
 func testDeps(t testing.TB) connectors.Deps {
 	t.Helper()
-	pp, err := connectors.NewPhoneParser("RU")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return connectors.Deps{
-		Name:    "crm",
-		Logger:  slog.New(slog.DiscardHandler),
-		Secrets: fakeSecrets{"api_key": apiKey, "client_id": clientID},
-		Phones:  pp,
-		Clock:   clockwork.NewRealClock(),
-	}
+	d := connectortest.Deps(t, "crm", "RU")
+	d.Secrets = connectortest.Secrets{"api_key": apiKey, "client_id": clientID}
+	return d
 }
 
 func newTestCRM(t testing.TB, d connectors.Deps, conf string) *CRM {
 	t.Helper()
-	c, err := Type().New(fakeSection(conf), d)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return c.(*CRM)
+	return connectortest.New[*CRM](t, Type(), connectortest.Section(where, conf), d)
 }
 
 // baseConf is a connector of agent 100 (user 1) on srv.
@@ -211,7 +152,7 @@ func checkJSON(t *testing.T, got, want string) {
 
 func TestSample(t *testing.T) {
 	var cfg Config
-	if err := fakeSection(Type().Sample).Decode(&cfg); err != nil {
+	if err := connectortest.Section(where, string(Type().Sample)).Decode(&cfg); err != nil {
 		t.Fatalf("sample does not decode: %v", err)
 	}
 	c := newTestCRM(t, testDeps(t), string(Type().Sample))
@@ -291,7 +232,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Type().New(fakeSection(tt.conf), testDeps(t))
+			_, err := Type().New(connectortest.Section(where, tt.conf), testDeps(t))
 			if err == nil {
 				t.Fatal("New succeeded, want an error")
 			}
@@ -308,7 +249,7 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 	// Every problem at once.
-	_, err := Type().New(fakeSection(`url = "ftp://x"`+"\n"+`code = "a b"`+"\n"+`timeout = "x"`), testDeps(t))
+	_, err := Type().New(connectortest.Section(where, `url = "ftp://x"`+"\n"+`code = "a b"`+"\n"+`timeout = "x"`), testDeps(t))
 	for _, key := range []string{"url:", "code:", "timeout:"} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("error %v does not report %s", err, key)

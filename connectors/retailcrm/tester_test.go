@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 // goodModule is the module as Register leaves it for baseConf.
@@ -24,7 +26,7 @@ func TestTest(t *testing.T) {
 	tests := []struct {
 		name    string
 		conf    string // after url; "" is testConf
-		secrets fakeSecrets
+		secrets connectortest.Secrets
 		cred    func(http.ResponseWriter, seen)
 		module  func(http.ResponseWriter, seen)
 		says    []string // nil: no error
@@ -34,7 +36,7 @@ func TestTest(t *testing.T) {
 			[]string{"retailCRM refused the API key", `Wrong "apiKey" value.`, "check the secret api_key"}},
 		{"no account", "", nil, reply(200, "<html>Account does not exist</html>"), nil,
 			[]string{"there is no retailCRM account at http://127.0.0.1", "check url"}},
-		{"no key", "", fakeSecrets{"client_id": clientID}, nil, nil, []string{`secret "api_key" of connector crm`}},
+		{"no key", "", connectortest.Secrets{"client_id": clientID}, nil, nil, []string{`secret "api_key" of connector crm`}},
 		{"rate limited", "", nil, reply(429, `{"success":false}`), nil, []string{"busy or limiting requests"}},
 		{"site not allowed", testConf + `site = "shop2"`, nil, reply(200, `{"success":true,"siteAccess":"access_selective","sitesAvailable":["shop1"]}`), reply(200, goodModule),
 			[]string{`may not use site "shop2"`}},
@@ -48,7 +50,7 @@ func TestTest(t *testing.T) {
 			[]string{`the module lacks codes "300" = 3`, "user 4 (user_id) has no extension code"}},
 		{"other callback address", `make_call_url = "https://other.example/m"`, nil, ok, reply(200, goodModule),
 			[]string{"makeCallUrl is not this Ringside's"}},
-		{"no client id", "", fakeSecrets{"api_key": apiKey}, ok, reply(200, goodModule),
+		{"no client id", "", connectortest.Secrets{"api_key": apiKey}, ok, reply(200, goodModule),
 			[]string{`secret "client_id" of connector crm`, "callbacks (dial, status) are refused"}},
 		{"module lookup refused", "", nil, ok, reply(403, `{"success":false,"errorMsg":"Access denied"}`),
 			[]string{`retailCRM refused the telephony module "ringside"`}},

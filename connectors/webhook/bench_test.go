@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 // countSink accepts every callback.
@@ -38,7 +39,7 @@ func BenchmarkCallbacks(b *testing.B) {
 }
 
 func benchCallbacks(b *testing.B, clients int) {
-	pp := testPhones(b)
+	pp := connectortest.Phones(b, "RO")
 	sink := &countSink{}
 	cfg := testConfig()
 	cfg.Rate, cfg.Burst = 1e9, 1e9 // measure the listener, not the limit
@@ -120,7 +121,7 @@ func benchCallbacks(b *testing.B, clients int) {
 // is turned away (401), so that a misconfigured vendor cannot starve the
 // agent's machine.
 func BenchmarkRefused(b *testing.B) {
-	pp := testPhones(b)
+	pp := connectortest.Phones(b, "RO")
 	cfg := testConfig()
 	cfg.Rate, cfg.Burst = 1e9, 1e9
 	l, err := New(cfg, Deps{Sink: &countSink{}, Phones: pp, Logger: slog.New(slog.DiscardHandler)})

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 // fullNumber is a run of digits long enough to be a phone number.
@@ -22,7 +23,7 @@ var fullNumber = regexp.MustCompile(`[0-9]{5}`)
 // accepts is a number with digits, and that its errors never quote one.
 func FuzzParseDial(f *testing.F) {
 	// Seeds: testdata/fuzz/FuzzParseDial.
-	pp := testPhones(f)
+	pp := connectortest.Phones(f, "RO")
 	f.Fuzz(func(t *testing.T, query, contentType string, body []byte) {
 		q, err := url.ParseQuery(query)
 		if err != nil {
@@ -61,9 +62,9 @@ func FuzzParseDial(f *testing.F) {
 // answer nor the log holds the token, the vendor secret or a full number.
 func FuzzRequest(f *testing.F) {
 	// Seeds: testdata/fuzz/FuzzRequest.
-	pp := testPhones(f)
+	pp := connectortest.Phones(f, "RO")
 	sink := &recorder{}
-	logs := &syncBuffer{}
+	logs := &connectortest.LogBuffer{}
 	cfg := testConfig()
 	cfg.Rate, cfg.Burst = 1e9, 1e9
 	cfg.MaxBody = 256
@@ -109,7 +110,7 @@ func FuzzRequest(f *testing.F) {
 		if m := fullNumber.FindString(logs.String()); m != "" {
 			t.Fatalf("the log holds %q for %q:\n%s", m, raw, logs.String())
 		}
-		logs.reset()
+		logs.Reset()
 	})
 }
 
@@ -141,7 +142,7 @@ func FuzzHost(f *testing.F) {
 
 // newTextLogger logs at debug level without the time and the request's
 // duration, whose digits would look like numbers to the checks.
-func newTextLogger(w *syncBuffer) *slog.Logger {
+func newTextLogger(w *connectortest.LogBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == "took" {

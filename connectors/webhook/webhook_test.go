@@ -20,6 +20,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ringside/ringside/connectors"
+	"github.com/ringside/ringside/connectors/connectortest"
 )
 
 const (
@@ -66,15 +67,6 @@ func (r *recorder) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls, r.err, r.block = nil, nil, nil
-}
-
-func testPhones(t testing.TB) *connectors.PhoneParser {
-	t.Helper()
-	pp, err := connectors.NewPhoneParser("RO")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pp
 }
 
 func testConfig() Config {
@@ -131,38 +123,15 @@ type harness struct {
 	sink  *recorder
 	url   string // http://127.0.0.1:port
 	clock *clockwork.FakeClock
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *connectortest.LogBuffer
 }
 
 // start runs a listener with the test routes mounted as instance "office"
 // until the test ends.
 func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{sink: &recorder{}, clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
-	pp := testPhones(t)
+	h := &harness{sink: &recorder{}, clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)), logs: &connectortest.LogBuffer{}}
+	pp := connectortest.Phones(t, "RO")
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	l, err := New(cfg, Deps{Sink: h.sink, Phones: pp, Logger: log, Clock: h.clock})
 	if err != nil {
@@ -336,7 +305,7 @@ func TestRejections(t *testing.T) {
 
 func TestAccepted(t *testing.T) {
 	h := start(t, testConfig())
-	pp := testPhones(t)
+	pp := connectortest.Phones(t, "RO")
 	tests := []struct {
 		name string
 		x    exchange
@@ -410,7 +379,7 @@ func TestParseSeesNoSecret(t *testing.T) {
 		return connectors.Callback{}, nil
 	}
 	cfg := testConfig()
-	l, err := New(cfg, Deps{Sink: &recorder{}, Phones: testPhones(t)})
+	l, err := New(cfg, Deps{Sink: &recorder{}, Phones: connectortest.Phones(t, "RO")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,7 +667,7 @@ func TestMount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := New(testConfig(), Deps{Sink: &recorder{}, Phones: testPhones(t)})
+			l, err := New(testConfig(), Deps{Sink: &recorder{}, Phones: connectortest.Phones(t, "RO")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -711,7 +680,7 @@ func TestMount(t *testing.T) {
 			}
 		})
 	}
-	l, _ := New(testConfig(), Deps{Sink: &recorder{}, Phones: testPhones(t)})
+	l, _ := New(testConfig(), Deps{Sink: &recorder{}, Phones: connectortest.Phones(t, "RO")})
 	if err := l.Mount("office", []connectors.Route{good}); err != nil {
 		t.Fatal(err)
 	}
@@ -744,7 +713,7 @@ func TestNewRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			tt.edit(&cfg)
-			_, err := New(cfg, Deps{Sink: &recorder{}, Phones: testPhones(t)})
+			_, err := New(cfg, Deps{Sink: &recorder{}, Phones: connectortest.Phones(t, "RO")})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New = %v, want an error holding %q", err, tt.want)
 			}
@@ -767,7 +736,7 @@ func TestBindFailure(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	var mu sync.Mutex
 	var states []Status
-	l, err := New(cfg, Deps{Sink: &recorder{}, Phones: testPhones(t), Clock: clock, OnState: func(s State) {
+	l, err := New(cfg, Deps{Sink: &recorder{}, Phones: connectortest.Phones(t, "RO"), Clock: clock, OnState: func(s State) {
 		mu.Lock()
 		states = append(states, s.Status)
 		mu.Unlock()
@@ -815,7 +784,7 @@ func TestBindFailure(t *testing.T) {
 // caller gets 503 and Run returns promptly.
 func TestShutdown(t *testing.T) {
 	sink := &recorder{block: make(chan struct{})}
-	l, err := New(testConfig(), Deps{Sink: sink, Phones: testPhones(t)})
+	l, err := New(testConfig(), Deps{Sink: sink, Phones: connectortest.Phones(t, "RO")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -975,7 +944,7 @@ func serve(l *Listener, method, target, remote string, header map[string]string)
 func boundListener(t *testing.T, sink Sink) *Listener {
 	t.Helper()
 	cfg := testConfig()
-	l, err := New(cfg, Deps{Sink: sink, Phones: testPhones(t)})
+	l, err := New(cfg, Deps{Sink: sink, Phones: connectortest.Phones(t, "RO")})
 	if err != nil {
 		t.Fatal(err)
 	}
