@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +162,23 @@ func TestRegistry(t *testing.T) {
 	}
 	if _, err := r.Lookup("c"); err == nil || !strings.Contains(err.Error(), "known: a, b") {
 		t.Errorf("Lookup(c) = %v, want an error listing the known types", err)
+	}
+}
+
+func TestResolvePath(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	tests := []struct{ dir, in, want string }{
+		{"/etc/ringside", "contacts.csv", filepath.Join("/etc/ringside", "contacts.csv")},
+		{"/etc/ringside", "~/c.csv", filepath.Join(home, "c.csv")},
+		{"", "c.csv", "c.csv"},
+	}
+	for _, tt := range tests {
+		got, err := ResolvePath(tt.dir, tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ResolvePath(%q, %q) = %q, %v; want %q", tt.dir, tt.in, got, err, tt.want)
+		}
 	}
 }

@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -172,7 +171,11 @@ func newConnector(where string, cfg Config, deps connectors.Deps) (*Connector, e
 	}
 
 	if cfg.CAFile != "" {
-		conf, err := loadCA(resolve(deps.ConfigDir, cfg.CAFile))
+		caFile, err := connectors.ResolvePath(deps.ConfigDir, cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: ca_file: %w", where, err)
+		}
+		conf, err := loadCA(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: ca_file: %w", where, err)
 		}
@@ -274,20 +277,6 @@ func timing(s string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration between %v and %v, such as %q", s, minTiming, maxTiming, def.String())
 	}
 	return d, nil
-}
-
-// resolve makes a configured path absolute: "~/" is the home directory and a
-// relative path is relative to dir.
-func resolve(dir, p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[1:])
-		}
-	}
-	if filepath.IsAbs(p) || dir == "" {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(dir, p)
 }
 
 // loadCA makes a TLS configuration trusting the system roots and the PEM

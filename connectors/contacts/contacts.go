@@ -69,7 +69,7 @@ func newConnector(sec connectors.Section, deps connectors.Deps) (any, error) {
 		if strings.TrimSpace(name) == "" {
 			return nil, fmt.Errorf("%s: files: entry %d is empty", sec.Where(), i+1)
 		}
-		path, err := resolve(deps.ConfigDir, name)
+		path, err := connectors.ResolvePath(deps.ConfigDir, name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: files: %s: %w", sec.Where(), name, err)
 		}
@@ -84,23 +84,6 @@ func newConnector(sec connectors.Section, deps connectors.Deps) (any, error) {
 		return nil, fmt.Errorf("%s: files: %w", sec.Where(), err)
 	}
 	return b, nil
-}
-
-// resolve makes a configured path absolute: "~/" is the home directory and a
-// relative path is relative to dir (the settings file's directory; the
-// working directory when dir is empty).
-func resolve(dir, p string) (string, error) {
-	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("expand ~: %w", err)
-		}
-		return filepath.Join(home, p[1:]), nil
-	}
-	if filepath.IsAbs(p) || dir == "" {
-		return filepath.Clean(p), nil
-	}
-	return filepath.Join(dir, p), nil
 }
 
 // reloadEvery bounds how often a lookup checks the files for changes.
@@ -178,7 +161,7 @@ func NewBook(files []string, phones *connectors.PhoneParser, logger *slog.Logger
 	}
 	specs := make([]fileSpec, len(files))
 	for i, name := range files {
-		path, err := resolve("", name)
+		path, err := connectors.ResolvePath("", name)
 		if err != nil {
 			return nil, fmt.Errorf("contacts: %s: %w", name, err)
 		}

@@ -358,24 +358,6 @@ func TestNewBook(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	tests := []struct{ dir, in, want string }{
-		{"/etc/ringside", "contacts.csv", filepath.Join("/etc/ringside", "contacts.csv")},
-		{"/etc/ringside", "~/c.csv", filepath.Join(home, "c.csv")},
-		{"", "c.csv", "c.csv"},
-	}
-	for _, tt := range tests {
-		got, err := resolve(tt.dir, tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("resolve(%q, %q) = %q, %v; want %q", tt.dir, tt.in, got, err, tt.want)
-		}
-	}
-}
-
 func TestHeaders(t *testing.T) {
 	tests := []struct {
 		header string

@@ -20,7 +20,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -106,7 +105,7 @@ func newSource(sec connectors.Section, deps connectors.Deps) (any, error) {
 		stdin:     openStdin,
 	}
 	if cfg.Path != "-" {
-		p, err := resolve(deps.ConfigDir, cfg.Path)
+		p, err := connectors.ResolvePath(deps.ConfigDir, cfg.Path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: path: %w", where, err)
 		}
@@ -128,22 +127,6 @@ func newSource(sec connectors.Section, deps connectors.Deps) (any, error) {
 		s.clock = clockwork.NewRealClock()
 	}
 	return s, nil
-}
-
-// resolve makes a configured path absolute: "~/" is the home directory and a
-// relative path is relative to dir.
-func resolve(dir, p string) (string, error) {
-	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("expand ~: %w", err)
-		}
-		return filepath.Join(home, p[1:]), nil
-	}
-	if filepath.IsAbs(p) || dir == "" {
-		return filepath.Clean(p), nil
-	}
-	return filepath.Join(dir, p), nil
 }
 
 // Run reads events until ctx is done, then returns nil. It calls link.Up
