@@ -52,6 +52,7 @@ type Engine struct {
 	in      chan connectors.Event
 	results chan lookupResult
 	cmds    chan func(ctx context.Context)
+	stopped chan struct{} // closed when Run returns
 	cache   *expirable.LRU[string, connectors.Contact]
 
 	// Owned by Run.
@@ -97,6 +98,7 @@ func NewEngine(cfg EngineConfig, j Journal, lookup connectors.Lookuper, bus *Bus
 		log:     log,
 		wake:    wake,
 		in:      make(chan connectors.Event, 1024),
+		stopped: make(chan struct{}),
 		results: make(chan lookupResult, 64),
 		cmds:    make(chan func(context.Context)),
 		live:    make(map[string]*liveCall),
@@ -121,11 +123,16 @@ func (e *Engine) Emit(done <-chan struct{}, ev connectors.Event) {
 
 // Run processes events until ctx is done, then waits for lookups in flight
 // and flushes unsaved writes. Calls left open by an earlier run are taken up
-// again first.
+// again first. Run is called once; afterwards calls into the engine fail
+// with ErrEngineStopped.
 func (e *Engine) Run(ctx context.Context) error {
+	defer close(e.stopped)
 	defer e.lookups.Wait()
 	open, err := e.journal.OpenCalls(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("engine: load open calls: %w", err)
 	}
 	for _, c := range open {
@@ -177,6 +184,8 @@ func (e *Engine) do(ctx context.Context, f func(ctx context.Context) error) erro
 	case e.cmds <- func(ctx context.Context) { errc <- f(ctx) }:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-e.stopped:
+		return ErrEngineStopped
 	}
 	select {
 	case err := <-errc:
@@ -185,6 +194,9 @@ func (e *Engine) do(ctx context.Context, f func(ctx context.Context) error) erro
 		return ctx.Err()
 	}
 }
+
+// ErrEngineStopped is returned by calls into an engine whose Run has returned.
+var ErrEngineStopped = errors.New("the call engine is not running")
 
 func (e *Engine) onEvent(ctx context.Context, ev connectors.Event) {
 	if ev.Received.IsZero() {

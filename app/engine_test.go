@@ -545,3 +545,16 @@ func TestEngineResumesOpenCallsAfterRestart(t *testing.T) {
 		t.Fatalf("calls = %+v; want one ended call", calls)
 	}
 }
+
+func TestEngineCallsAfterStopFailFast(t *testing.T) {
+	h := newHarness(t, EngineConfig{}, nil, nil)
+	h.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := h.e.Status(ctx); !errors.Is(err, ErrEngineStopped) {
+		t.Errorf("Status after stop = %v, want ErrEngineStopped", err)
+	}
+	if err := h.e.Annotate(ctx, "k", "note", ""); !errors.Is(err, ErrEngineStopped) {
+		t.Errorf("Annotate after stop = %v, want ErrEngineStopped", err)
+	}
+}
