@@ -129,6 +129,9 @@ crm = "crm"
 [notifications]
 mode = "off"
 
+[webhook]
+listen = "127.0.0.1:0"
+
 [data]
 dir = %q
 
