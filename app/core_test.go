@@ -73,20 +73,7 @@ lookup_url = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	updates, unsub := a.Bus.Subscribe(100)
-	defer unsub()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := a.Run(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	defer func() {
-		cancel()
-		wg.Wait()
-		a.Close()
-	}()
+	updates, _ := runApp(t, a)
 
 	waitFor(t, updates, func(u Update) bool { return u.Kind == UpdateConnection && u.Conn.Status == LinkConnected })
 	f, err := os.OpenFile(feed, os.O_APPEND|os.O_WRONLY, 0)
@@ -124,6 +111,35 @@ lookup_url = %q
 	if got, want := posts.Load(), int32(2); got != want {
 		t.Errorf("CRM got %d deliveries, want %d (one 502, one retry)", got, want)
 	}
+}
+
+// runApp runs a until the test ends (or stop is called: it cancels Run,
+// waits for it, checks it returned cleanly and closes a), and returns its
+// updates from before Run started.
+func runApp(t *testing.T, a *App) (updates <-chan Update, stop func()) {
+	t.Helper()
+	updates, unsub := a.Bus.Subscribe(1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return")
+			}
+			a.Close()
+			unsub()
+		})
+	}
+	t.Cleanup(stop)
+	return updates, stop
 }
 
 func waitFor(t *testing.T, updates <-chan Update, match func(Update) bool) Update {

@@ -124,16 +124,7 @@ codes = { "100" = 1 }
 	if err := a.Webhook.Bind(); err != nil {
 		t.Fatal(err)
 	}
-	updates, unsub := a.Bus.Subscribe(1000)
-	defer unsub()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { a.Run(ctx) })
-	defer func() {
-		cancel()
-		wg.Wait()
-		a.Close()
-	}()
+	updates, _ := runApp(t, a)
 	waitFor(t, updates, func(u Update) bool {
 		return u.Kind == UpdateConnection && u.Conn.Name == "pbx" && u.Conn.Status == LinkConnected
 	})

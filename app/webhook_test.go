@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/connectors/webhook"
@@ -132,19 +131,9 @@ type = "fake"
 	if st := a.WebhookState(); st.Status != webhook.StatusStarting || len(st.Routes) != 8 {
 		t.Errorf("state before Run: %+v", st)
 	}
-	updates, unsub := a.Bus.Subscribe(256)
-	defer unsub()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := a.Run(ctx); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
+	updates, stop := runApp(t, a)
 	defer func() {
-		cancel()
-		wg.Wait()
-		a.Close()
+		stop()
 		if st := a.WebhookState(); st.Status != webhook.StatusStopped {
 			t.Errorf("state after Run: %s", st.Status)
 		}
@@ -286,26 +275,13 @@ func TestWebhookPortTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	updates, unsub := a.Bus.Subscribe(64)
-	defer unsub()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	updates, stop := runApp(t, a)
 	u := waitFor(t, updates, func(u Update) bool { return u.Kind == UpdateListener && u.Listener.Status == webhook.StatusFailed })
 	if !strings.Contains(u.Listener.Reason, "taken by another program") {
 		t.Errorf("reason %q", u.Listener.Reason)
 	}
-	if _, err := a.Engine.Status(ctx); err != nil {
+	if _, err := a.Engine.Status(context.Background()); err != nil {
 		t.Errorf("the engine is not running: %v", err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Error(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return")
-	}
-	a.Close()
+	stop()
 }
