@@ -43,23 +43,7 @@ func benchCallbacks(b *testing.B, clients int) {
 	sink := &countSink{}
 	cfg := testConfig()
 	cfg.Rate, cfg.Burst = 1e9, 1e9 // measure the listener, not the limit
-	l, err := New(cfg, Deps{Sink: sink, Phones: pp, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Mount("office", testRoutes(pp)); err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Bind(); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	l := serveListener(b, cfg, Deps{Sink: sink, Phones: pp, Logger: slog.New(slog.DiscardHandler)})
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = clients
@@ -124,23 +108,7 @@ func BenchmarkRefused(b *testing.B) {
 	pp := connectortest.Phones(b, "RO")
 	cfg := testConfig()
 	cfg.Rate, cfg.Burst = 1e9, 1e9
-	l, err := New(cfg, Deps{Sink: &countSink{}, Phones: pp, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Mount("office", testRoutes(pp)); err != nil {
-		b.Fatal(err)
-	}
-	if err := l.Bind(); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	l := serveListener(b, cfg, Deps{Sink: &countSink{}, Phones: pp, Logger: slog.New(slog.DiscardHandler)})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

@@ -131,37 +131,46 @@ type harness struct {
 func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	h := &harness{sink: &recorder{}, clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)), logs: &connectortest.LogBuffer{}}
-	pp := connectortest.Phones(t, "RO")
-	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	l, err := New(cfg, Deps{Sink: h.sink, Phones: pp, Logger: log, Clock: h.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Mount("office", testRoutes(pp)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Bind(); err != nil {
-		t.Fatal(err)
-	}
-	h.l, h.url = l, l.URL()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
+	t.Cleanup(func() { // after the listener stopped
 		if t.Failed() {
 			t.Logf("listener log:\n%s", h.logs.String())
 		}
 	})
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.l = serveListener(t, cfg, Deps{Sink: h.sink, Phones: connectortest.Phones(t, "RO"), Logger: log, Clock: h.clock})
+	h.url = h.l.URL()
 	return h
+}
+
+// serveListener runs a listener with the test routes mounted as instance
+// "office" until the test or benchmark ends.
+func serveListener(tb testing.TB, cfg Config, deps Deps) *Listener {
+	tb.Helper()
+	l, err := New(cfg, deps)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := l.Mount("office", testRoutes(deps.Phones)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := l.Bind(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			tb.Error("Run did not return")
+		}
+	})
+	return l
 }
 
 type exchange struct {
