@@ -22,6 +22,7 @@ import (
 	"github.com/adrg/xdg"
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/ringside/ringside/connectors"
 	"github.com/ringside/ringside/connectors/webhook"
 )
 
@@ -533,17 +534,15 @@ func (c *Config) ResolvePath(p string) string {
 	if p == "" {
 		return ""
 	}
-	if p == "~" || strings.HasPrefix(p, "~/") || (runtime.GOOS == "windows" && strings.HasPrefix(p, `~\`)) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return p
-		}
-		return filepath.Join(home, p[1:])
+	dir := ""
+	if c.Path != "" {
+		dir = filepath.Dir(c.Path)
 	}
-	if filepath.IsAbs(p) || c.Path == "" {
-		return filepath.Clean(p)
+	resolved, err := connectors.ResolvePath(dir, p)
+	if err != nil {
+		return p
 	}
-	return filepath.Join(filepath.Dir(c.Path), p)
+	return resolved
 }
 
 // EnabledConnectors are the enabled connector sections, sorted by name.
